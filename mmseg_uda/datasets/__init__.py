@@ -1,0 +1,6 @@
+"""Datasets and transforms registered into mmseg's registries."""
+
+from . import transforms
+from .defect_dataset import DEFAULT_CLASSES, IMG_EXTENSIONS, DatasetError, DefectDataset
+
+__all__ = ["transforms", "DEFAULT_CLASSES", "IMG_EXTENSIONS", "DatasetError", "DefectDataset"]

@@ -1,0 +1,265 @@
+"""A generic defect-segmentation dataset for the folder layout users have.
+
+::
+
+    ROOT/
+      images/<name>.jpg|.jpeg|.png|.bmp|.tif|.tiff
+      masks/<name>.png        uint8 class ids, 255 = ignore (absent for an unlabeled target)
+      train.txt, test.txt     optional split files, one <name> per line
+
+Class names and palette come from the config (``metainfo=dict(classes=..., palette=...)``);
+binary crack data, ``('background', 'crack')``, is the default. Problems with the data are
+reported when the dataset is built — before the first training iteration — with the file that
+is wrong named in the message.
+"""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from mmengine.logging import print_log
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+from PIL import Image
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+MASK_SUFFIX = ".png"
+DEFAULT_CLASSES = ("background", "crack")
+_BASE_COLOURS = [
+    (0, 0, 0), (255, 0, 0), (0, 200, 0), (0, 120, 255), (255, 200, 0), (200, 0, 255),
+    (0, 255, 255), (255, 128, 128), (128, 64, 0), (128, 128, 255),
+]
+VALIDATE_LEVELS = ("full", "header", "none")
+
+
+class DatasetError(ValueError):
+    """A problem with dataset files or their contents; the message names the file."""
+
+
+def default_palette(num_classes: int) -> List[List[int]]:
+    """Distinct RGB colours: black background, red first defect, then others."""
+    rng = np.random.default_rng(12345)
+    colours = [list(c) for c in _BASE_COLOURS[:num_classes]]
+    while len(colours) < num_classes:
+        colours.append(rng.integers(40, 256, size=3).tolist())
+    return colours
+
+
+def _read_split(path: str) -> List[str]:
+    names = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            name = line.strip()
+            if not name or name.startswith("#"):
+                continue
+            stem, ext = osp.splitext(name)
+            names.append(stem if ext.lower() in IMG_EXTENSIONS else name)
+    return names
+
+
+def _image_size(path: str, decode: bool) -> Tuple[int, int]:
+    """(height, width) of an image; raises DatasetError naming the file if unreadable."""
+    try:
+        if decode:
+            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise OSError("OpenCV could not decode it")
+            return int(img.shape[0]), int(img.shape[1])
+        with Image.open(path) as im:
+            width, height = im.size
+        return int(height), int(width)
+    except Exception as exc:  # PIL raises many types for broken files
+        raise DatasetError(f"unreadable image file {path!r}: {exc}") from exc
+
+
+def _read_mask(path: str) -> np.ndarray:
+    mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if mask is None:
+        raise DatasetError(f"unreadable mask file {path!r}")
+    if mask.ndim == 3:
+        raise DatasetError(
+            f"mask {path!r} has {mask.shape[2]} channels; expected a single-channel uint8 PNG "
+            "of class ids (0 = background, 255 = ignore), not a colour visualisation")
+    if mask.dtype != np.uint8:
+        raise DatasetError(f"mask {path!r} has dtype {mask.dtype}; expected uint8 class ids")
+    return mask
+
+
+@DATASETS.register_module()
+class DefectDataset(BaseSegDataset):
+    """Images (and optional masks) in ``ROOT/images`` and ``ROOT/masks``.
+
+    Args:
+        data_root (str): dataset root folder (``ROOT``).
+        split (str, optional): split file, relative to ``data_root`` (e.g. ``'train.txt'``),
+            one image name per line without extension. None or ``''`` uses every image in
+            ``images/``. Default: None.
+        img_dir (str): image folder relative to ``data_root``. Default: ``'images'``.
+        mask_dir (str): mask folder relative to ``data_root``. Default: ``'masks'``.
+        with_masks (bool): whether masks exist (False for an unlabeled target domain).
+            Default: True.
+        validate (str): what is checked when the dataset is built: ``'full'`` decodes every
+            image and mask (sizes, mask values, unreadable files), ``'header'`` reads image
+            headers only and decodes the masks, ``'none'`` checks only that files exist.
+            Default: ``'full'``.
+        num_workers (int): threads used for validation. Default: 4.
+        metainfo (dict, optional): ``classes`` (tuple of names, background first) and
+            ``palette`` (list of RGB triplets). Default: binary crack data.
+        **kwargs: the remaining arguments of :class:`mmseg.datasets.BaseSegDataset`
+            (``pipeline``, ``test_mode``, ``indices``, ``serialize_data``, ...).
+    """
+
+    METAINFO: dict = dict()
+
+    def __init__(self, data_root: str, split: Optional[str] = None, img_dir: str = "images",
+                 mask_dir: str = "masks", with_masks: bool = True, validate: str = "full",
+                 num_workers: int = 4, metainfo: Optional[dict] = None, **kwargs) -> None:
+        if validate not in VALIDATE_LEVELS:
+            raise ValueError(f"validate must be one of {VALIDATE_LEVELS}, got {validate!r}")
+        for key in ("ann_file", "data_prefix", "img_suffix", "seg_map_suffix"):
+            if key in kwargs:
+                raise TypeError(
+                    f"DefectDataset does not take {key!r}; use data_root, split, img_dir, "
+                    "mask_dir (images may be .jpg/.jpeg/.png/.bmp/.tif, masks are .png)")
+        metainfo = dict(metainfo or {})
+        classes = tuple(metainfo.get("classes") or DEFAULT_CLASSES)
+        if len(classes) < 2:
+            raise ValueError(f"metainfo.classes needs background plus at least one defect class, "
+                             f"got {classes}")
+        if len(classes) > 255:
+            raise ValueError(f"at most 255 classes fit uint8 masks with 255 = ignore, "
+                             f"got {len(classes)}")
+        metainfo["classes"] = classes
+        if not metainfo.get("palette"):
+            metainfo["palette"] = default_palette(len(classes))
+        elif len(metainfo["palette"]) != len(classes):
+            raise ValueError(f"metainfo.palette has {len(metainfo['palette'])} colours for "
+                             f"{len(classes)} classes {classes}")
+        self.split = split or ""
+        self.img_dir = img_dir
+        self.mask_dir = mask_dir
+        self.with_masks = bool(with_masks)
+        self.validate = validate
+        self.num_workers = max(1, int(num_workers))
+        super().__init__(data_root=data_root, ann_file=self.split, metainfo=metainfo,
+                         data_prefix=dict(img_path=img_dir,
+                                          seg_map_path=mask_dir if with_masks else None),
+                         **kwargs)
+
+    # ------------------------------------------------------------------ listing
+    def _join_prefix(self) -> None:
+        # Join relative to data_root like mmseg, but keep ``seg_map_path=None`` for unlabeled.
+        root = self.data_root
+        if self.ann_file and not osp.isabs(self.ann_file):
+            self.ann_file = osp.join(root, self.ann_file)
+        for key, prefix in self.data_prefix.items():
+            if prefix and not osp.isabs(prefix):
+                self.data_prefix[key] = osp.join(root, prefix)
+
+    def _index_images(self, img_dir: str) -> Dict[str, str]:
+        index: Dict[str, str] = {}
+        for fname in sorted(os.listdir(img_dir)):
+            stem, ext = osp.splitext(fname)
+            if ext.lower() not in IMG_EXTENSIONS or not osp.isfile(osp.join(img_dir, fname)):
+                continue
+            if stem in index:
+                raise DatasetError(
+                    f"two images share the name {stem!r} in {img_dir!r}: "
+                    f"{osp.basename(index[stem])!r} and {fname!r}")
+            index[stem] = osp.join(img_dir, fname)
+        return index
+
+    def load_data_list(self) -> List[dict]:
+        """List the samples and check them (see ``validate``)."""
+        root = self.data_root
+        if not root or not osp.isdir(root):
+            raise DatasetError(f"dataset folder not found: {root!r} (data_root)")
+        img_dir = self.data_prefix["img_path"]
+        if not osp.isdir(img_dir):
+            raise DatasetError(f"image folder not found: {img_dir!r} (expected ROOT/{self.img_dir}"
+                               f" inside data_root={root!r})")
+        mask_dir = self.data_prefix.get("seg_map_path")
+        if self.with_masks and not osp.isdir(mask_dir):
+            raise DatasetError(
+                f"mask folder not found: {mask_dir!r}; pass with_masks=False for an unlabeled "
+                "target domain")
+        index = self._index_images(img_dir)
+        if not index:
+            raise DatasetError(f"no images in {img_dir!r} (accepted extensions: "
+                               f"{', '.join(IMG_EXTENSIONS)})")
+        if self.ann_file:
+            if not osp.isfile(self.ann_file):
+                raise DatasetError(f"split file not found: {self.ann_file!r}")
+            names = _read_split(self.ann_file)
+            if not names:
+                raise DatasetError(f"split file {self.ann_file!r} lists no images")
+            missing = [n for n in names if n not in index]
+            if missing:
+                raise DatasetError(
+                    f"{len(missing)} name(s) in split file {self.ann_file!r} have no image in "
+                    f"{img_dir!r}, e.g. {missing[:5]}")
+        else:
+            names = list(index)
+        data_list = []
+        for name in names:
+            info = dict(img_path=index[name], name=name, label_map=self.label_map,
+                        reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+            if self.with_masks:
+                seg_path = osp.join(mask_dir, name + MASK_SUFFIX)
+                if not osp.isfile(seg_path):
+                    raise DatasetError(
+                        f"image {index[name]!r} has no mask: expected {seg_path!r}")
+                info["seg_map_path"] = seg_path
+            data_list.append(info)
+        self._check_files(data_list)
+        return data_list
+
+    # ------------------------------------------------------------------ checks
+    def _check_one(self, info: dict) -> Optional[np.ndarray]:
+        """Check one sample; return the mask's class histogram (or None without masks)."""
+        if self.validate == "none":
+            return None
+        size = _image_size(info["img_path"], decode=self.validate == "full")
+        if not self.with_masks:
+            return None
+        mask = _read_mask(info["seg_map_path"])
+        if mask.shape[:2] != size:
+            raise DatasetError(
+                f"mask {info['seg_map_path']!r} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its "
+                f"image {info['img_path']!r} is {size[1]}x{size[0]}")
+        hist = np.bincount(mask.ravel(), minlength=256)
+        num_classes = len(self._metainfo["classes"])
+        bad = [v for v in np.flatnonzero(hist) if num_classes <= v < 255]
+        if bad:
+            hint = ""
+            if set(np.flatnonzero(hist).tolist()) <= {0, 255} and num_classes == 2:
+                hint = (" (values 0/255 look like a black-and-white mask: store class ids, "
+                        "e.g. mask // 255, with 255 kept only for 'ignore')")
+            raise DatasetError(
+                f"mask {info['seg_map_path']!r} has values {[int(v) for v in bad]} outside the "
+                f"{num_classes} classes {tuple(self._metainfo['classes'])} (allowed: "
+                f"0..{num_classes - 1} and 255 = ignore){hint}")
+        return hist
+
+    def _check_files(self, data_list: Sequence[dict]) -> None:
+        if self.validate == "none":
+            return
+        with ThreadPoolExecutor(max_workers=self.num_workers) as pool:
+            hists = list(pool.map(self._check_one, data_list))
+        if self.with_masks:
+            total = np.sum([h for h in hists if h is not None], axis=0)
+            num_classes = len(self._metainfo["classes"])
+            freq = total[:num_classes] / max(1, total[:num_classes].sum())
+            self.class_pixel_fraction = freq.tolist()
+            summary = ", ".join(f"{c}={f:.4f}" for c, f in
+                                zip(self._metainfo["classes"], freq))
+            print_log(f"{type(self).__name__} {self.data_root!r} split={self.split or 'all'}: "
+                      f"{len(data_list)} images, pixel fractions {summary}", logger="current")
+        else:
+            print_log(f"{type(self).__name__} {self.data_root!r} split={self.split or 'all'}: "
+                      f"{len(data_list)} unlabeled images", logger="current")

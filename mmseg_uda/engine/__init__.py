@@ -1,0 +1,1 @@
+"""Hooks and runner utilities registered into mmseg's registries."""

@@ -1,0 +1,10 @@
+"""Models registered into mmseg's MODELS registry."""
+
+from . import losses, segmentors
+from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
+from .segmentors import WeightedEncoderDecoder
+
+__all__ = [
+    "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
+    "weighted_cross_entropy",
+]

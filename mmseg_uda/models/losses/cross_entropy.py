@@ -1,0 +1,100 @@
+"""Cross-entropy with per-pixel and per-class weights.
+
+mmseg 1.x decode heads take no per-pixel weight map, and mmseg 1.2.2's ``CrossEntropyLoss``
+with ``class_weight`` fails on the ignore label (it indexes the class weights with 255). The
+self-training losses need both, so this module computes the loss from the logits directly.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+
+def weighted_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
+                           pixel_weight: Optional[torch.Tensor] = None,
+                           class_weight: Optional[torch.Tensor] = None,
+                           ignore_index: int = 255, avg_non_ignore: bool = False) -> torch.Tensor:
+    """Mean pixel-wise cross-entropy, weighted per pixel and per class.
+
+    Args:
+        logits (torch.Tensor): (N, C, H, W) scores; computed in float32 whatever their dtype.
+        label (torch.Tensor): (N, H, W) or (N, 1, H, W) class ids; ``ignore_index`` pixels
+            contribute nothing.
+        pixel_weight (torch.Tensor, optional): (N, H, W) or (N,) weights (e.g. pseudo-label
+            confidence). Default: None (all ones).
+        class_weight (torch.Tensor, optional): (C,) weight of each class. Default: None.
+        ignore_index (int): label ignored by the loss. Default: 255.
+        avg_non_ignore (bool): divide by the (class-weighted) number of labeled pixels instead
+            of by all N*H*W pixels. The reference HRDA divides by all pixels. Default: False.
+
+    Returns:
+        torch.Tensor: scalar loss.
+    """
+    if label.dim() == 4:
+        label = label.squeeze(1)
+    if logits.shape[-2:] != label.shape[-2:] or logits.shape[0] != label.shape[0]:
+        raise ValueError(f"logits {tuple(logits.shape)} and label {tuple(label.shape)} do not "
+                         "match in batch or spatial size")
+    label = label.long()
+    if class_weight is not None:
+        class_weight = class_weight.to(device=logits.device, dtype=torch.float32)
+    loss = F.cross_entropy(logits.float(), label, weight=class_weight,
+                           ignore_index=ignore_index, reduction="none")
+    if pixel_weight is not None:
+        if pixel_weight.dim() == 1:
+            pixel_weight = pixel_weight.view(-1, 1, 1)
+        loss = loss * pixel_weight.to(loss.dtype)
+    if not avg_non_ignore:
+        return loss.sum() / label.numel()
+    valid = (label != ignore_index).float()
+    if class_weight is not None:
+        valid = valid * class_weight[label.clamp(0, class_weight.numel() - 1)]
+    return loss.sum() / valid.sum().clamp(min=1.0)
+
+
+@MODELS.register_module()
+class WeightedCrossEntropyLoss(nn.Module):
+    """Cross-entropy for decode heads with working class weights and pixel weights.
+
+    A drop-in replacement for mmseg's ``CrossEntropyLoss`` (softmax case) in ``loss_decode``.
+
+    Args:
+        class_weight (Sequence[float], optional): weight of each class. Default: None.
+        loss_weight (float): multiplier of the loss. Default: 1.0.
+        avg_non_ignore (bool): see :func:`weighted_cross_entropy`. Default: False.
+        loss_name (str): name of the loss in the log (must start with ``loss_``).
+            Default: ``'loss_ce'``.
+    """
+
+    def __init__(self, class_weight: Optional[Sequence[float]] = None, loss_weight: float = 1.0,
+                 avg_non_ignore: bool = False, loss_name: str = "loss_ce") -> None:
+        super().__init__()
+        if not loss_name.startswith("loss_"):
+            raise ValueError(f"loss_name must start with 'loss_' (mmengine sums only those), "
+                             f"got {loss_name!r}")
+        self.class_weight = None if class_weight is None else list(map(float, class_weight))
+        self.loss_weight = float(loss_weight)
+        self.avg_non_ignore = avg_non_ignore
+        self._loss_name = loss_name
+
+    def forward(self, cls_score: torch.Tensor, label: torch.Tensor,
+                weight: Optional[torch.Tensor] = None, ignore_index: int = 255,
+                **kwargs) -> torch.Tensor:
+        class_weight = None
+        if self.class_weight is not None:
+            if len(self.class_weight) != cls_score.shape[1]:
+                raise ValueError(f"class_weight has {len(self.class_weight)} entries for "
+                                 f"{cls_score.shape[1]} classes")
+            class_weight = cls_score.new_tensor(self.class_weight)
+        return self.loss_weight * weighted_cross_entropy(
+            cls_score, label, pixel_weight=weight, class_weight=class_weight,
+            ignore_index=ignore_index, avg_non_ignore=self.avg_non_ignore)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name

@@ -1,0 +1,22 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from helpers import write_dataset  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (compat fixes before any mmseg import in the tests)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _mmseg_scope():
+    init_default_scope("mmseg")
+
+
+@pytest.fixture
+def crack_dataset(tmp_path):
+    """A 9-image binary crack set (6 train / 3 test) of 64x64 PNGs."""
+    return write_dataset(str(tmp_path / "cracks"), num=9, size=(64, 64))

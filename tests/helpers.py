@@ -1,0 +1,91 @@
+"""Test helpers: tiny generated datasets and tiny model settings (no external data)."""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+from typing import Iterable, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# A MiT small enough for CPU tests: 4 stages, one block each, 8-channel first stage.
+TINY_MODEL = {
+    "model.backbone.embed_dims": 8,
+    "model.backbone.num_layers": [1, 1, 1, 1],
+    "model.decode_head.in_channels": [8, 16, 40, 64],
+    "model.decode_head.channels": 16,
+}
+
+
+def draw_sample(rng: np.random.Generator, size: Tuple[int, int], num_classes: int = 2,
+                defect: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """A noisy grey surface with dark line 'defects' (class 1..num_classes-1)."""
+    h, w = size
+    base = rng.integers(90, 170)
+    img = (base + rng.normal(0, 12, (h, w))).clip(0, 255).astype(np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    if defect:
+        for cls in range(1, num_classes):
+            p0 = tuple(int(v) for v in (rng.integers(0, w), rng.integers(0, h)))
+            p1 = tuple(int(v) for v in (rng.integers(0, w), rng.integers(0, h)))
+            thickness = int(rng.integers(1, 4))
+            cv2.line(mask, p0, p1, cls, thickness)
+    img = np.where(mask > 0, (img * 0.35).astype(np.uint8), img)
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), mask
+
+
+def write_dataset(root: str, num: int = 6, size: Tuple[int, int] = (64, 64),
+                  num_classes: int = 2, with_masks: bool = True, seed: int = 0,
+                  splits: Optional[dict] = None, ext: str = ".png") -> str:
+    """Write ``num`` samples in the project layout and optional split files.
+
+    Args:
+        splits: mapping split-file name -> list of indices; default: first two thirds
+            ``train.txt``, the rest ``test.txt``.
+    """
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, "images"), exist_ok=True)
+    if with_masks:
+        os.makedirs(osp.join(root, "masks"), exist_ok=True)
+    names = [f"{i:04d}" for i in range(num)]
+    for i, name in enumerate(names):
+        img, mask = draw_sample(rng, size, num_classes, defect=i % 5 != 4)
+        cv2.imwrite(osp.join(root, "images", name + ext), img)
+        if with_masks:
+            cv2.imwrite(osp.join(root, "masks", name + ".png"), mask)
+    if splits is None:
+        cut = max(1, (2 * num) // 3)
+        splits = {"train.txt": range(cut), "test.txt": range(cut, num)}
+    for fname, idx in splits.items():
+        _write_lines(osp.join(root, fname), [names[i] for i in idx])
+    return root
+
+
+def _write_lines(path: str, lines: Iterable[str]) -> None:
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def cfg_options(extra: Optional[dict] = None, tiny: bool = True) -> list:
+    """``--cfg-options`` arguments (list of ``k=v`` strings) for the tools' CLIs."""
+    opts = dict(TINY_MODEL) if tiny else {}
+    opts.update(extra or {})
+    out = []
+    for key, value in opts.items():
+        if isinstance(value, (list, tuple)):
+            value = "[" + ",".join(_fmt(v) for v in value) + "]"
+        else:
+            value = _fmt(value)
+        out.append(f"{key}={value}")
+    return out
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return str(list(value))
+    return str(value)

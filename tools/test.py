@@ -1,0 +1,105 @@
+"""Evaluate a checkpoint and write the report (MMSeg's tools/test.py conventions).
+
+    python tools/test.py CONFIG CHECKPOINT [--out report.json] [--show-dir DIR]
+                         [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...] [--tta]
+
+``--out`` writes the metrics as JSON: ``mIoU``, ``aAcc``, ``mF1`` and ``per_class`` entries with
+``IoU``, ``precision``, ``recall``, ``F1`` (percent), the confusion matrix and provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.utils import default_work_dir, load_config, set_local_rank, setup_cpu_distributed  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Test (and evaluate) a segmentation model")
+    parser.add_argument("config", help="config file path")
+    parser.add_argument("checkpoint", help="checkpoint file")
+    parser.add_argument("--work-dir", help="folder for the test logs")
+    parser.add_argument("--out", help="write the metric report to this JSON file")
+    parser.add_argument("--show-dir", help="save images with ground truth and prediction "
+                        "painted into this folder")
+    parser.add_argument("--show", action="store_true", help="show prediction results")
+    parser.add_argument("--wait-time", type=float, default=2, help="interval of --show (s)")
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction,
+        help="override config settings, key=value; misspelt keys are refused")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
+                        default="none", help="job launcher")
+    parser.add_argument("--tta", action="store_true", help="test-time augmentation "
+                        "(needs tta_model and tta_pipeline in the config)")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args(argv)
+    set_local_rank(args.local_rank)
+    return args
+
+
+def _evaluators(cfg_evaluator):
+    return cfg_evaluator if isinstance(cfg_evaluator, (list, tuple)) else [cfg_evaluator]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f"checkpoint not found: {args.checkpoint!r}")
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    if args.show or args.show_dir:
+        hooks = cfg.default_hooks
+        if "visualization" not in hooks:
+            raise SystemExit("--show/--show-dir need default_hooks.visualization "
+                             "(dict(type='SegVisualizationHook'))")
+        hooks.visualization.draw = True
+        if args.show:
+            hooks.visualization.show = True
+            hooks.visualization.wait_time = args.wait_time
+        if args.show_dir:
+            cfg.visualizer.save_dir = args.show_dir
+    if args.tta:
+        if not cfg.get("tta_model") or not cfg.get("tta_pipeline"):
+            raise SystemExit("--tta needs tta_model and tta_pipeline in the config")
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+
+    if args.out:
+        if osp.isdir(args.out):
+            raise SystemExit(f"--out is a folder: {args.out!r}; give a .json file path")
+        defect_metrics = [e for e in _evaluators(cfg.test_evaluator)
+                          if e.get("type") == "DefectMetric"]
+        if not defect_metrics:
+            raise SystemExit("--out needs a DefectMetric in test_evaluator "
+                             f"(got {cfg.test_evaluator})")
+        meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
+                    date=datetime.datetime.now().isoformat(timespec="seconds"))
+        for evaluator in defect_metrics:
+            evaluator.report_file = args.out
+            evaluator.report_meta = {**evaluator.get("report_meta", {}), **meta}
+    setup_cpu_distributed(cfg, args.launcher)
+
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if runner.rank == 0:
+        summary = ", ".join(f"{k}: {v:.2f}" for k, v in metrics.items()
+                            if isinstance(v, float) and "." not in k)
+        print(f"[tools/test.py] {summary}" + (f" -> {args.out}" if args.out else ""))
+
+
+if __name__ == "__main__":
+    main()

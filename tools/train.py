@@ -1,0 +1,97 @@
+"""Train a segmentor or a UDA model from a config (MMSeg's tools/train.py conventions).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                                 [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+    torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch   # multi-GPU (or CPU/gloo)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from mmseg.registry import RUNNERS  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (applies the stack fixes before mmseg is imported)
+from mmseg_uda.utils import (  # noqa: E402
+    check_schedule,
+    default_work_dir,
+    enable_amp,
+    load_config,
+    set_local_rank,
+    setup_cpu_distributed,
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train a segmentor / UDA model")
+    parser.add_argument("config", help="train config file path")
+    parser.add_argument("--work-dir", help="folder for logs and checkpoints "
+                        "(default: work_dirs/<config name>)")
+    parser.add_argument(
+        "--resume", nargs="?", const="auto", default=None, metavar="CKPT",
+        help="resume training: without a value from the latest checkpoint in the work dir, "
+             "or from the checkpoint given (model, optimizer, scheduler, iteration, teacher)")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision (bf16 autocast where the GPU supports it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow training into a work dir that already holds checkpoints of "
+                             "another run (they may be overwritten)")
+    parser.add_argument(
+        "--cfg-options", nargs="+", action=DictAction,
+        help="override config settings, key=value (e.g. train_cfg.max_iters=1000 "
+             "model.decode_head.num_classes=3); misspelt keys are refused")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
+                        default="none", help="job launcher")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args(argv)
+    set_local_rank(args.local_rank)
+    return args
+
+
+def guard_existing_run(work_dir: str, resume, overwrite: bool) -> None:
+    """Refuse to silently overwrite the checkpoints of an earlier run."""
+    if resume or overwrite or not osp.isdir(work_dir):
+        return
+    found = sorted(glob.glob(osp.join(work_dir, "iter_*.pth")) +
+                   glob.glob(osp.join(work_dir, "epoch_*.pth")))
+    if found:
+        raise SystemExit(
+            f"work dir {work_dir!r} already holds checkpoints of an earlier run "
+            f"({osp.basename(found[-1])}, ...). Pass --resume to continue it, --work-dir to "
+            "start a new run elsewhere, or --overwrite to reuse the folder.")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    guard_existing_run(cfg.work_dir, args.resume, args.overwrite)
+    check_schedule(cfg)
+    if args.amp:
+        dtype = enable_amp(cfg)
+        print_log(f"AMP enabled: autocast to {dtype}", logger="current")
+    if args.resume is not None:
+        cfg.resume = True
+        if args.resume != "auto":
+            if not osp.isfile(args.resume):
+                raise SystemExit(f"--resume: checkpoint not found: {args.resume!r}")
+            cfg.load_from = args.resume
+    elif cfg.get("load_from") and not osp.isfile(cfg.load_from):
+        raise SystemExit(f"load_from: checkpoint not found: {cfg.load_from!r}")
+    setup_cpu_distributed(cfg, args.launcher)
+
+    runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == "__main__":
+    main()
