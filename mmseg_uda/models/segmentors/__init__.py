@@ -1,3 +1,3 @@
-from .weighted_encoder_decoder import WeightedEncoderDecoder, stack_seg_labels
+from .weighted_encoder_decoder import WeightedEncoderDecoder, split_groups, stack_seg_labels
 
-__all__ = ["WeightedEncoderDecoder", "stack_seg_labels"]
+__all__ = ["WeightedEncoderDecoder", "split_groups", "stack_seg_labels"]

@@ -14,7 +14,7 @@ calls them works unchanged.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -29,6 +29,20 @@ from torch import Tensor
 def stack_seg_labels(data_samples: SampleList) -> Tensor:
     """(N, H, W) long label map from the ``gt_sem_seg`` of a batch of data samples."""
     return torch.stack([s.gt_sem_seg.data.squeeze(0) for s in data_samples]).long()
+
+
+def split_groups(groups: Optional[Dict[str, int]], batch_size: int) -> List[Tuple[str, slice]]:
+    """``[(prefix, slice)]`` for a ``{name: size}`` split of a batch (see ``weighted_loss``)."""
+    if not groups:
+        return [("", slice(0, batch_size))]
+    if sum(groups.values()) != batch_size:
+        raise ValueError(f"groups {dict(groups)} cover {sum(groups.values())} samples, but the "
+                         f"batch has {batch_size}")
+    out, start = [], 0
+    for name, size in groups.items():
+        out.append((f"{name}.", slice(start, start + size)))
+        start += size
+    return out
 
 
 @MODELS.register_module()
@@ -74,28 +88,38 @@ class WeightedEncoderDecoder(EncoderDecoder):
         return losses
 
     def weighted_loss(self, inputs: Tensor, seg_label: Tensor,
-                      pixel_weight: Optional[Tensor] = None) -> Dict[str, Tensor]:
+                      pixel_weight: Optional[Tensor] = None,
+                      groups: Optional[Dict[str, int]] = None) -> Dict[str, Tensor]:
         """Training losses of a batch against a label map with optional pixel weights.
 
         Args:
             inputs (Tensor): (N, 3, H, W) normalised images.
             seg_label (Tensor): (N, H, W) class ids at input resolution.
             pixel_weight (Tensor, optional): (N, H, W) or (N,) weights. Default: None.
+            groups (dict[str, int], optional): ordered ``{prefix: number of samples}`` splitting
+                the batch, e.g. ``{'src': 2, 'mix': 2}``: the network runs once on the whole
+                batch, each group's loss is averaged over its own pixels and reported with its
+                prefix (so the sum equals separate forward passes). Default: None (one group,
+                no prefix).
 
         Returns:
-            dict[str, Tensor]: losses prefixed ``decode.`` (and ``aux.`` for auxiliary heads).
+            dict[str, Tensor]: losses named ``[<group>.]decode.<loss>`` (``aux.`` for
+            auxiliary heads).
         """
         feats = self.extract_feat(inputs)
-        losses = {f"decode.{k}": v for k, v in self.losses_from_logits(
-            self.decode_head.forward(feats), seg_label, pixel_weight).items()}
+        outputs = [("decode", self.decode_head, self.decode_head.forward(feats))]
         if self.with_auxiliary_head:
             heads = self.auxiliary_head if isinstance(self.auxiliary_head, nn.ModuleList) \
                 else [self.auxiliary_head]
             for i, aux in enumerate(heads):
-                prefix = f"aux_{i}" if len(heads) > 1 else "aux"
-                for k, v in self.losses_from_logits(aux.forward(feats), seg_label,
-                                                    pixel_weight, head=aux).items():
-                    losses[f"{prefix}.{k}"] = v
+                outputs.append((f"aux_{i}" if len(heads) > 1 else "aux", aux, aux.forward(feats)))
+        losses: Dict[str, Tensor] = {}
+        for group, index in split_groups(groups, inputs.shape[0]):
+            weight = None if pixel_weight is None else pixel_weight[index]
+            for name, head, logits in outputs:
+                for k, v in self.losses_from_logits(logits[index], seg_label[index], weight,
+                                                    head=head).items():
+                    losses[f"{group}{name}.{k}"] = v
         return losses
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:

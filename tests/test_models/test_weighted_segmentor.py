@@ -1,0 +1,95 @@
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import REPO
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmseg_uda.models import weighted_cross_entropy
+from mmseg_uda.models.segmentors import split_groups
+
+
+def tiny_segmentor(**head_overrides):
+    cfg = Config.fromfile(f"{REPO}/configs/_base_/models/mit_b0.py")
+    model = copy.deepcopy(cfg.model)
+    model.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1])
+    model.decode_head.update(in_channels=[8, 16, 40, 64], channels=16, **head_overrides)
+    model.data_preprocessor = None
+    torch.manual_seed(0)
+    return MODELS.build(model)
+
+
+def test_weighted_ce_equals_torch_ce_without_weights():
+    logits = torch.randn(2, 3, 5, 6)
+    label = torch.randint(0, 3, (2, 5, 6))
+    label[0, 0, :] = 255
+    ours = weighted_cross_entropy(logits, label)
+    per_pixel = F.cross_entropy(logits, label, ignore_index=255, reduction="none")
+    torch.testing.assert_close(ours, per_pixel.sum() / label.numel())  # mean over ALL pixels
+    torch.testing.assert_close(weighted_cross_entropy(logits, label, avg_non_ignore=True),
+                               F.cross_entropy(logits, label, ignore_index=255))
+
+
+def test_weighted_ce_pixel_and_class_weights():
+    logits = torch.randn(2, 2, 4, 4)
+    label = torch.randint(0, 2, (2, 4, 4))
+    label[1, 2, 2] = 255  # class weights must not index with the ignore label
+    weight = torch.rand(2, 4, 4)
+    cw = torch.tensor([1.0, 5.0])
+    per_pixel = F.cross_entropy(logits, label, weight=cw, ignore_index=255, reduction="none")
+    torch.testing.assert_close(
+        weighted_cross_entropy(logits, label, pixel_weight=weight, class_weight=cw),
+        (per_pixel * weight).sum() / label.numel())
+    # a per-sample weight broadcasts over pixels
+    sample_w = torch.tensor([0.0, 1.0])
+    torch.testing.assert_close(
+        weighted_cross_entropy(logits, label, pixel_weight=sample_w),
+        F.cross_entropy(logits[1:], label[1:], ignore_index=255, reduction="sum") / label.numel())
+    with pytest.raises(ValueError, match="do not match"):
+        weighted_cross_entropy(logits, label[:, :2])
+
+
+def test_loss_equals_weighted_loss_and_pixel_weight_zero_kills_loss():
+    model = tiny_segmentor()
+    model.train()
+    inputs = torch.randn(2, 3, 64, 64)
+    label = torch.randint(0, 2, (2, 64, 64))
+    samples = []
+    for i in range(2):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=label[i][None])
+        samples.append(s)
+    torch.manual_seed(1)
+    a = model.loss(inputs, samples)
+    torch.manual_seed(1)
+    b = model.weighted_loss(inputs, label)
+    torch.testing.assert_close(a["decode.loss_ce"], b["decode.loss_ce"])
+    zero = model.weighted_loss(inputs, label, pixel_weight=torch.zeros(2, 64, 64))
+    assert zero["decode.loss_ce"].item() == 0.0
+
+
+def test_groups_equal_separate_forward_passes():
+    model = tiny_segmentor(dropout_ratio=0.0)
+    model.eval()  # BN statistics must not depend on the batch split for this equality
+    inputs = torch.randn(4, 3, 32, 32)
+    label = torch.randint(0, 2, (4, 32, 32))
+    weight = torch.rand(4, 32, 32)
+    joint = model.weighted_loss(inputs, label, weight, groups={"src": 1, "mix": 3})
+    src = model.weighted_loss(inputs[:1], label[:1], weight[:1])
+    mix = model.weighted_loss(inputs[1:], label[1:], weight[1:])
+    torch.testing.assert_close(joint["src.decode.loss_ce"], src["decode.loss_ce"])
+    torch.testing.assert_close(joint["mix.decode.loss_ce"], mix["decode.loss_ce"])
+    with pytest.raises(ValueError, match="cover 3 samples"):
+        split_groups({"a": 1, "b": 2}, 4)
+
+
+def test_inference_logits_full_resolution():
+    model = tiny_segmentor()
+    model.eval()
+    with torch.no_grad():
+        logits = model.inference_logits(torch.randn(2, 3, 40, 56))
+    assert logits.shape == (2, 2, 40, 56)
