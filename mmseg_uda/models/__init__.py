@@ -1,10 +1,11 @@
 """Models registered into mmseg's MODELS registry."""
 
-from . import losses, segmentors
+from . import decode_heads, losses, segmentors, utils
+from .decode_heads import DAFormerHead, HRDAHead
 from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
-from .segmentors import WeightedEncoderDecoder
+from .segmentors import HRDAEncoderDecoder, WeightedEncoderDecoder
 
 __all__ = [
-    "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
-    "weighted_cross_entropy",
+    "DAFormerHead", "HRDAEncoderDecoder", "HRDAHead", "decode_heads", "losses", "segmentors",
+    "utils", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder", "weighted_cross_entropy",
 ]

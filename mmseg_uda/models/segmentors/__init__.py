@@ -1,3 +1,4 @@
+from .hrda_encoder_decoder import HRDAEncoderDecoder
 from .weighted_encoder_decoder import WeightedEncoderDecoder, split_groups, stack_seg_labels
 
-__all__ = ["WeightedEncoderDecoder", "split_groups", "stack_seg_labels"]
+__all__ = ["HRDAEncoderDecoder", "WeightedEncoderDecoder", "split_groups", "stack_seg_labels"]
