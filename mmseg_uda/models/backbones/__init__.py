@@ -1,0 +1,3 @@
+from .mix_vision_transformer_sdpa import MixVisionTransformerSDPA, SDPAEfficientAttention
+
+__all__ = ["MixVisionTransformerSDPA", "SDPAEfficientAttention"]
