@@ -1,0 +1,264 @@
+"""Pretrained MiT weights: reading files, recognising their key layout, converting to mmseg's.
+
+Three layouts of the same MiT encoder circulate:
+
+* ``segformer`` — the original NVlabs SegFormer / ImageNet ``mit_b*.pth`` files (also used
+  by DAFormer, HRDA and MIC): ``patch_embed1.proj``, ``block1.0.attn.q``/``attn.kv``,
+  ``block1.0.mlp.fc1`` (Linear), ``norm1``; an ImageNet classifier ``head.*``.
+* ``huggingface`` — ``nvidia/mit-b*`` (``.safetensors`` or ``.bin``):
+  ``segformer.encoder.patch_embeddings.0.proj``, ``segformer.encoder.block.0.0.attention.
+  self.query``/``key``/``value``, ``mlp.dense1``, ``segformer.encoder.layer_norm.0``; a
+  ``classifier.*``.
+* ``mmseg`` — mmseg's :class:`MixVisionTransformer` (``layers.0.0.projection``,
+  ``layers.0.1.0.attn.attn.in_proj_weight``, ``ffn.layers.0`` as 1x1 convolutions), bare or
+  under ``backbone.`` in a segmentor checkpoint.
+
+Each layout has one explicit convert function to the ``mmseg`` layout; keys that belong to a
+known non-encoder part (classifier, decode heads) are dropped, anything else is kept under its
+own name so that a strict load reports it.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Callable, Dict, Iterable, List, Match, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+StateDict = Dict[str, Tensor]
+
+
+class MiTWeightsError(ValueError):
+    """A weight file that cannot be loaded into a MiT; the message names the file and keys."""
+
+
+# ----------------------------------------------------------------------------- reading
+def read_state_dict(path: str, allow_pickle: bool = False) -> StateDict:
+    """The tensor dict stored in a ``.pth``/``.bin``/``.safetensors`` file.
+
+    Unwraps ``{'state_dict': ...}`` and ``{'model': ...}`` containers.
+
+    Args:
+        path (str): the file.
+        allow_pickle (bool): load with ``weights_only=False`` (arbitrary pickled objects:
+            only for files you trust, e.g. your own training checkpoints). Default: False.
+
+    Returns:
+        dict[str, Tensor]: the state dict.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"MiT weight file not found: {path!r}")
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return dict(load_file(path, device="cpu"))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    except Exception as exc:  # UnpicklingError, EOFError, RuntimeError on corrupt files
+        hint = "" if allow_pickle else (
+            " If it is a training checkpoint you trust (it pickles Python objects besides "
+            "tensors), convert it with tools/convert_weights.py --allow-pickle.")
+        raise MiTWeightsError(f"cannot read weight file {path!r}: {exc}.{hint}") from exc
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise MiTWeightsError(f"{path!r} does not hold a state dict of tensors "
+                              f"(found {type(obj).__name__})")
+    return dict(obj)
+
+
+# ----------------------------------------------------------------------------- layouts
+def _strip(key: str, prefixes: Iterable[str]) -> str:
+    for prefix in prefixes:
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+Rule = Tuple[str, Callable[[Match], Tuple[str, Optional[str]]]]
+
+
+def _apply_rules(state_dict: StateDict, rules: List[Rule], drop: Tuple[str, ...],
+                 strip: Tuple[str, ...] = ()) -> StateDict:
+    """Rename keys by the first matching regex; merge q/k/v parts into ``in_proj``.
+
+    A rule maps a match to ``(new_key, part)``; ``part`` is None for tensors copied as they
+    are, ``'linear'`` for Linear weights that become 1x1 convolutions, or one of ``'q'``,
+    ``'k'``, ``'v'``, ``'kv'`` for pieces of the attention input projection, which are
+    concatenated in q, k, v order into ``new_key``. Unmatched keys are kept unchanged.
+    """
+    out: StateDict = OrderedDict()
+    parts: Dict[str, Dict[str, Tensor]] = {}
+    for key, value in state_dict.items():
+        name = _strip(key, strip)
+        if name.startswith(drop):
+            continue
+        for pattern, rename in rules:
+            match = re.fullmatch(pattern, name)
+            if match:
+                new_key, part = rename(match)
+                if part is None:
+                    out[new_key] = value
+                elif part == "linear":
+                    out[new_key] = value.reshape(*value.shape, 1, 1) if value.dim() == 2 \
+                        else value
+                else:
+                    parts.setdefault(new_key, {})[part] = value
+                break
+        else:
+            out[key] = value
+    for new_key, pieces in parts.items():
+        kv = [pieces["kv"]] if "kv" in pieces else [pieces.get("k"), pieces.get("v")]
+        if "q" in pieces and all(t is not None for t in kv):
+            out[new_key] = torch.cat([pieces["q"], *kv])
+        # an incomplete q/k/v set leaves in_proj missing: the strict load names it
+    return out
+
+
+def convert_segformer(state_dict: StateDict) -> StateDict:
+    """Original SegFormer (NVlabs) MiT keys -> mmseg ``MixVisionTransformer`` keys."""
+    def stage(m):
+        return int(m[1]) - 1
+    rules: List[Rule] = [
+        (r"patch_embed(\d)\.proj\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.0.projection.{m[2]}", None)),
+        (r"patch_embed(\d)\.norm\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.0.norm.{m[2]}", None)),
+        (r"block(\d)\.(\d+)\.attn\.(q|kv)\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.1.{m[2]}.attn.attn.in_proj_{m[4]}", m[3])),
+        (r"block(\d)\.(\d+)\.attn\.proj\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.1.{m[2]}.attn.attn.out_proj.{m[3]}", None)),
+        (r"block(\d)\.(\d+)\.attn\.(sr|norm)\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.1.{m[2]}.attn.{m[3]}.{m[4]}", None)),
+        (r"block(\d)\.(\d+)\.(norm1|norm2)\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.1.{m[2]}.{m[3]}.{m[4]}", None)),
+        (r"block(\d)\.(\d+)\.mlp\.(fc1|dwconv\.dwconv|fc2)\.(weight|bias)",
+         lambda m: (f"layers.{stage(m)}.1.{m[2]}.ffn.layers."
+                    f"{ {'fc1': 0, 'dwconv.dwconv': 1, 'fc2': 4}[m[3]] }.{m[4]}",
+                    None if m[3] == "dwconv.dwconv" else "linear")),
+        (r"norm(\d)\.(weight|bias)", lambda m: (f"layers.{stage(m)}.2.{m[2]}", None)),
+    ]
+    return _apply_rules(state_dict, rules, drop=("head.",))
+
+
+def convert_huggingface(state_dict: StateDict) -> StateDict:
+    """HuggingFace ``nvidia/mit-b*`` (``SegformerModel``/``...ForImageClassification``) keys
+    -> mmseg ``MixVisionTransformer`` keys."""
+    rules: List[Rule] = [
+        (r"encoder\.patch_embeddings\.(\d)\.proj\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.0.projection.{m[2]}", None)),
+        (r"encoder\.patch_embeddings\.(\d)\.layer_norm\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.0.norm.{m[2]}", None)),
+        (r"encoder\.block\.(\d)\.(\d+)\.attention\.self\.(query|key|value)\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.1.{m[2]}.attn.attn.in_proj_{m[4]}", m[3][0])),
+        (r"encoder\.block\.(\d)\.(\d+)\.attention\.output\.dense\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.1.{m[2]}.attn.attn.out_proj.{m[3]}", None)),
+        (r"encoder\.block\.(\d)\.(\d+)\.attention\.self\.(sr|layer_norm)\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.1.{m[2]}.attn."
+                    f"{ {'sr': 'sr', 'layer_norm': 'norm'}[m[3]] }.{m[4]}", None)),
+        (r"encoder\.block\.(\d)\.(\d+)\.layer_norm_(1|2)\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.1.{m[2]}.norm{m[3]}.{m[4]}", None)),
+        (r"encoder\.block\.(\d)\.(\d+)\.mlp\.(dense1|dwconv\.dwconv|dense2)\.(weight|bias)",
+         lambda m: (f"layers.{m[1]}.1.{m[2]}.ffn.layers."
+                    f"{ {'dense1': 0, 'dwconv.dwconv': 1, 'dense2': 4}[m[3]] }.{m[4]}",
+                    None if m[3] == "dwconv.dwconv" else "linear")),
+        (r"encoder\.layer_norm\.(\d)\.(weight|bias)", lambda m: (f"layers.{m[1]}.2.{m[2]}", None)),
+    ]
+    return _apply_rules(state_dict, rules, drop=("classifier.", "decode_head."),
+                        strip=("segformer.",))
+
+
+def convert_mmseg(state_dict: StateDict) -> StateDict:
+    """mmseg ``MixVisionTransformer`` keys (bare, or ``backbone.*`` of a segmentor) -> bare."""
+    if not any(k.startswith("backbone.") for k in state_dict):
+        return OrderedDict(state_dict)
+    return OrderedDict((k[len("backbone."):], v) for k, v in state_dict.items()
+                       if k.startswith("backbone."))
+
+
+CONVERTERS: Dict[str, Callable[[StateDict], StateDict]] = {
+    "segformer": convert_segformer,
+    "huggingface": convert_huggingface,
+    "mmseg": convert_mmseg,
+}
+
+# one key every file of the layout has (the first patch embedding's convolution)
+_SIGNATURES = {
+    "segformer": re.compile(r"patch_embed1\.proj\.weight"),
+    "huggingface": re.compile(r"(segformer\.)?encoder\.patch_embeddings\.0\.proj\.weight"),
+    "mmseg": re.compile(r"(backbone\.)?layers\.0\.0\.projection\.weight"),
+}
+
+
+def detect_mit_layout(state_dict: StateDict, source: str = "state dict") -> str:
+    """``'segformer'``, ``'huggingface'`` or ``'mmseg'``; raises naming sample keys otherwise."""
+    found = [name for name, sig in _SIGNATURES.items()
+             if any(sig.fullmatch(k) for k in state_dict)]
+    if len(found) == 1:
+        return found[0]
+    sample = sorted(state_dict)[:8]
+    what = "several layouts at once" if found else "no known MiT layout"
+    raise MiTWeightsError(
+        f"{source}: {what} ({found or 'none of segformer/huggingface/mmseg'}); expected a key "
+        f"like 'patch_embed1.proj.weight' (SegFormer), "
+        f"'segformer.encoder.patch_embeddings.0.proj.weight' (HuggingFace) or "
+        f"'layers.0.0.projection.weight' (mmseg). First keys: {sample}")
+
+
+def convert_mit_state_dict(state_dict: StateDict,
+                           source: str = "state dict") -> Tuple[StateDict, str]:
+    """Convert a MiT state dict of any supported layout to mmseg's; returns (dict, layout)."""
+    layout = detect_mit_layout(state_dict, source)
+    return CONVERTERS[layout](state_dict), layout
+
+
+# ----------------------------------------------------------------------------- loading
+def _listing(keys: List[str], limit: int = 10) -> str:
+    more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def check_against(module: torch.nn.Module, state_dict: StateDict, source: str,
+                  layout: str) -> None:
+    """Raise :class:`MiTWeightsError` unless ``state_dict`` matches ``module`` exactly."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    shapes = [f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
+    if not (missing or unexpected or shapes):
+        return
+    lines = [f"{source} ({layout} layout) does not fit the {type(module).__name__} "
+             f"(a wrong MiT size, or not a MiT encoder file):"]
+    if missing:
+        lines.append(f"  missing keys ({len(missing)}): {_listing(missing)}")
+    if unexpected:
+        lines.append(f"  unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+    if shapes:
+        lines.append(f"  shape mismatches ({len(shapes)}): {_listing(shapes, 5)}")
+    raise MiTWeightsError("\n".join(lines))
+
+
+def load_mit_weights(module: torch.nn.Module, path: str, allow_pickle: bool = False) -> str:
+    """Read, convert and strictly load pretrained MiT weights into a MiT backbone.
+
+    Args:
+        module (nn.Module): a ``MixVisionTransformer`` (or a subclass with the same keys).
+        path (str): weight file of any supported layout.
+        allow_pickle (bool): see :func:`read_state_dict`. Default: False.
+
+    Returns:
+        str: the layout the file had.
+
+    Raises:
+        MiTWeightsError: on missing or unexpected keys or shape mismatches (nothing loaded).
+    """
+    state_dict, layout = convert_mit_state_dict(read_state_dict(path, allow_pickle), path)
+    check_against(module, state_dict, path, layout)
+    module.load_state_dict(state_dict, strict=True)
+    return layout
