@@ -90,10 +90,11 @@ def _apply_rules(state_dict: StateDict, rules: List[Rule], drop: Tuple[str, ...]
     A rule maps a match to ``(new_key, part)``; ``part`` is None for tensors copied as they
     are, ``'linear'`` for Linear weights that become 1x1 convolutions, or one of ``'q'``,
     ``'k'``, ``'v'``, ``'kv'`` for pieces of the attention input projection, which are
-    concatenated in q, k, v order into ``new_key``. Unmatched keys are kept unchanged.
+    concatenated in q, k, v order into ``new_key``. Unmatched keys, and the pieces of an
+    incomplete q/k/v set, are kept under their own names (a strict load reports them).
     """
     out: StateDict = OrderedDict()
-    parts: Dict[str, Dict[str, Tensor]] = {}
+    parts: Dict[str, Dict[str, Tuple[str, Tensor]]] = {}
     for key, value in state_dict.items():
         name = _strip(key, strip)
         if name.startswith(drop):
@@ -108,15 +109,16 @@ def _apply_rules(state_dict: StateDict, rules: List[Rule], drop: Tuple[str, ...]
                     out[new_key] = value.reshape(*value.shape, 1, 1) if value.dim() == 2 \
                         else value
                 else:
-                    parts.setdefault(new_key, {})[part] = value
+                    parts.setdefault(new_key, {})[part] = (key, value)
                 break
         else:
             out[key] = value
     for new_key, pieces in parts.items():
-        kv = [pieces["kv"]] if "kv" in pieces else [pieces.get("k"), pieces.get("v")]
-        if "q" in pieces and all(t is not None for t in kv):
-            out[new_key] = torch.cat([pieces["q"], *kv])
-        # an incomplete q/k/v set leaves in_proj missing: the strict load names it
+        order = ("q", "kv") if "kv" in pieces else ("q", "k", "v")
+        if set(pieces) == set(order):
+            out[new_key] = torch.cat([pieces[p][1] for p in order])
+        else:  # in_proj stays missing; the pieces found are reported as unexpected
+            out.update(pieces.values())
     return out
 
 
