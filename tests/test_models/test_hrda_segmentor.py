@@ -317,3 +317,29 @@ def test_loss_entry_point_trains_through_mmseg_data_samples():
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None for g in grads)  # every parameter is used (DDP-safe)
     assert isinstance(model, HRDAEncoderDecoder)
+
+
+def test_padded_batches_train_from_scratch_with_finite_gradients():
+    """mmseg pads small images to the crop size; a detail box on padding only is a constant
+    crop whose zero-variance LayerNorms give non-finite gradients from zero-bias init."""
+    model = tiny_hrda()
+    model.init_weights()
+    model.train()
+    inputs = torch.zeros(2, 3, 128, 128)
+    samples = []
+    for i in range(2):
+        h, w = (48, 40) if i == 0 else (80, 56)
+        inputs[i, :, :h, :w] = torch.randn(3, h, w)
+        label = torch.full((1, 128, 128), 255)
+        label[:, :h, :w] = torch.randint(0, 3, (1, h, w))
+        s = SegDataSample(metainfo=dict(img_shape=(h, w)))
+        s.gt_sem_seg = PixelData(data=label)
+        samples.append(s)
+    for seed in range(4):
+        torch.manual_seed(seed)
+        model.zero_grad()
+        losses = model.loss(inputs, samples)
+        sum(v for k, v in losses.items() if "loss" in k).backward()
+        bad = [n for n, p in model.named_parameters()
+               if p.grad is not None and not torch.isfinite(p.grad).all()]
+        assert not bad, f"seed {seed}: non-finite gradients in {bad[:3]}"

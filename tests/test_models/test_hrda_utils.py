@@ -145,3 +145,14 @@ def test_fusion_without_box_covers_the_frame_and_checks_shapes():
                                attention * detail + (1 - attention) * context)
     with pytest.raises(ValueError, match="do not match the box"):
         fuse_scales(context, attention, detail, CropBox(0, 4, 0, 4))
+
+
+def test_valid_size_keeps_the_box_on_real_pixels():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        box = sample_crop_box((256, 256), (64, 64), 8, gen, valid_size=(100, 40))
+        assert box.y2 <= 100  # fits: inside the real rows
+        assert box.x1 == 0  # does not fit: starts at 0, covering all real columns
+    starts = {sample_crop_box((256, 256), (64, 64), 8, gen, valid_size=(300, 300)).y1
+              for _ in range(300)}
+    assert max(starts) == 192  # a valid size beyond the image is the image

@@ -49,7 +49,7 @@ from ..utils import (
     stack_windows,
     upsample_to,
 )
-from .weighted_encoder_decoder import WeightedEncoderDecoder, split_groups
+from .weighted_encoder_decoder import WeightedEncoderDecoder, split_groups, stack_seg_labels
 
 # names of the maps scale_outputs() returns besides the fused logits, as written into the
 # prediction data samples
@@ -251,7 +251,8 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                       pixel_weight: Optional[Tensor] = None,
                       groups: Optional[Dict[str, int]] = None, *,
                       crop_box: Optional[Sequence[int]] = None,
-                      generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
+                      generator: Optional[torch.Generator] = None,
+                      valid_size: Optional[Sequence[int]] = None) -> Dict[str, Tensor]:
         """HRDA training losses of a batch (one network pass for all groups).
 
         Args:
@@ -266,6 +267,11 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                 pixels; drawn at random (aligned to :attr:`divisor`) when None. Default: None.
             generator (torch.Generator, optional): CPU generator for the box; torch's global
                 RNG when None. Default: None.
+            valid_size (Sequence[int], optional): (h, w) of real pixels common to all images
+                (the smallest ``img_shape`` before batch padding): the random box stays on
+                them, so no detail crop is padding only (a constant crop has zero-variance
+                LayerNorm inputs and, from zero-bias initialisation, non-finite gradients).
+                Default: None (no padding).
 
         Returns:
             dict[str, Tensor]: ``[<group>.]decode.loss_*`` = (1 - w_d) * CE(fused),
@@ -275,7 +281,8 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
             seg_label = seg_label.squeeze(1)
         size = tuple(inputs.shape[-2:])
         if crop_box is None:
-            box = sample_crop_box(size, self.detail_crop_size, self.divisor, generator)
+            box = sample_crop_box(size, self.detail_crop_size, self.divisor, generator,
+                                  valid_size)
         else:
             box = self._check_box(CropBox(*crop_box), size)
         out = self.forward_train_scales(inputs, box)
@@ -298,6 +305,13 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                         value = value * weights[name]
                     losses[f"{group}{name}.{key}"] = value
         return losses
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        """mmseg's supervised loss: :meth:`weighted_loss` with the box kept on real pixels."""
+        valid = [s.metainfo.get("img_shape", inputs.shape[-2:]) for s in data_samples]
+        valid_size = (min(int(v[0]) for v in valid), min(int(v[1]) for v in valid))
+        return self.weighted_loss(inputs, stack_seg_labels(data_samples).to(inputs.device),
+                                  valid_size=valid_size)
 
     # ------------------------------------------------------------------ inference
     def _hrda_inference(self, inputs: Tensor, with_maps: bool) -> Dict[str, Tensor]:

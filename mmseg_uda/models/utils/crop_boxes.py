@@ -88,7 +88,8 @@ def check_aligned(name: str, size: Sequence[int], divisor: int) -> Tuple[int, in
 
 
 def sample_crop_box(img_size: Sequence[int], crop_size: Sequence[int], divisor: int = 1,
-                    generator: Optional[torch.Generator] = None) -> CropBox:
+                    generator: Optional[torch.Generator] = None,
+                    valid_size: Optional[Sequence[int]] = None) -> CropBox:
     """A uniformly random aligned window of ``crop_size`` inside an image of ``img_size``.
 
     Works for image sizes that are not multiples of ``divisor`` (odd sizes): the box starts on
@@ -101,6 +102,10 @@ def sample_crop_box(img_size: Sequence[int], crop_size: Sequence[int], divisor: 
             Default: 1.
         generator (torch.Generator, optional): CPU random generator; the global torch RNG
             when None. Default: None.
+        valid_size (Sequence[int], optional): (h, w) of the top-left part of the image that
+            holds real pixels (the rest is batch padding): the box lies inside it where it
+            fits and starts at 0 along a dimension where it does not, so it never covers
+            padding only. Default: None (the whole image is real).
 
     Returns:
         CropBox: the box.
@@ -110,6 +115,9 @@ def sample_crop_box(img_size: Sequence[int], crop_size: Sequence[int], divisor: 
     if h > height or w > width:
         raise ValueError(f"crop_size {(h, w)} does not fit into an input of {(height, width)} "
                          "pixels; use a smaller detail crop or larger training crops")
+    if valid_size is not None:  # start positions that keep the box on real pixels
+        height = min(height, max(int(valid_size[0]), h))
+        width = min(width, max(int(valid_size[1]), w))
     n_y = (height - h) // divisor + 1
     n_x = (width - w) // divisor + 1
     y1 = int(torch.randint(n_y, (1,), generator=generator)) * divisor
