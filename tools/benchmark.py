@@ -1,0 +1,327 @@
+"""Time HRDA training iterations and inference: reference-like mode vs fast mode, one run.
+
+    python tools/benchmark.py CONFIG [--device cuda] [--amp] [--compile] [--batch 2]
+        [--crop 1024 1024] [--infer-size 1024 2048] [--iters 20] [--warmup 5] [--rounds 1]
+        [--modes reference fast] [--out result.json] [--cfg-options k=v ...]
+
+The config's HRDA segmentor (``model``, or ``model.segmentor`` of a UDA config) is timed on
+the shapes of one HRDA UDA iteration with random data — B source + B target crops:
+
+1. teacher (EMA copy, no grad): HRDA inference on the target crops (context pass + sliding
+   detail windows), softmax, pseudo-labels and a confidence weight;
+2. a class-mixed image (source pixels of the source's defect classes pasted on the target);
+3. student: HRDA losses on the source and on the mixed crops, backward, AdamW step;
+4. EMA update of the teacher.
+
+Modes (the same config, built twice):
+
+* ``reference`` — what the reference implementation does: fp32, stock MiT attention
+  (``nn.MultiheadAttention``), one network pass per crop (``batch_crops=False``: context,
+  detail, and each inference window separately), source and mixed losses as two forward and
+  backward passes, EMA as a Python loop over parameters.
+* ``fast`` — crops of one shape as one batch (teacher: context + all windows in one pass;
+  student: [source; mixed] x [context; detail] in one pass with per-group losses, one
+  backward), fused attention (``MixVisionTransformerSDPA``), foreach EMA, bf16 autocast with
+  ``--amp`` (CUDA), ``torch.compile`` of backbone and heads with ``--compile``.
+
+Inference is timed on one image of ``--infer-size`` (the outer sliding window applies when it
+is larger than the context crop). Peak memory is ``torch.cuda.max_memory_allocated`` per mode
+on CUDA (not measured on CPU). Results print as a table and, with ``--out``, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import gc
+import json
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Optional
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.utils import load_config  # noqa: E402
+
+MODES = ("reference", "fast")
+STOCK_MIT, FUSED_MIT = "MixVisionTransformer", "MixVisionTransformerSDPA"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="HRDA speed and memory benchmark")
+    parser.add_argument("config", help="config with an HRDA segmentor (model or model.segmentor)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--batch", type=int, default=2,
+                        help="crops per domain: B source + B target (default: 2)")
+    parser.add_argument("--crop", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="training crop in pixels (default: the data preprocessor's size)")
+    parser.add_argument("--infer-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="inference image size (default: crop height x twice its width)")
+    parser.add_argument("--iters", type=int, default=20, help="timed iterations (default: 20)")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="untimed warm-up iterations (default: 5)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every mode this many times, report medians (default: 1; "
+                             "use 3+ on shared CPUs)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--amp", action="store_true", help="fast mode: bf16 autocast (CUDA)")
+    parser.add_argument("--compile", action="store_true",
+                        help="fast mode: torch.compile the backbone and the heads")
+    parser.add_argument("--no-fused-attention", action="store_true",
+                        help="fast mode: keep the stock MiT attention")
+    parser.add_argument("--no-train", action="store_true", help="time inference only")
+    parser.add_argument("--no-infer", action="store_true", help="time training only")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="write the results as JSON to this file")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config settings, key=value")
+    args = parser.parse_args(argv)
+    if args.amp and not args.device.startswith("cuda"):
+        parser.error("--amp needs --device cuda (bf16 autocast on the GPU)")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda but no CUDA GPU is visible")
+    return args
+
+
+def segmentor_config(cfg: Config) -> dict:
+    """The HRDA segmentor's model config (bare, or wrapped by a UDA model)."""
+    model = copy.deepcopy(cfg.model)
+    if model.get("type") != "HRDAEncoderDecoder" and "segmentor" in model:
+        model = copy.deepcopy(model.segmentor)
+    if model.get("type") != "HRDAEncoderDecoder":
+        raise SystemExit(f"{cfg.filename}: model (or model.segmentor) must be an "
+                         f"HRDAEncoderDecoder, got {model.get('type')!r}")
+    return model
+
+
+def build_mode(model_cfg: dict, mode: str, args, device: torch.device):
+    """Student, teacher and optimizer of one mode."""
+    cfg = copy.deepcopy(model_cfg)
+    cfg["data_preprocessor"] = None
+    cfg["batch_crops"] = mode == "fast"
+    backbone_type = cfg["backbone"]["type"]
+    if backbone_type in (STOCK_MIT, FUSED_MIT):
+        fused = mode == "fast" and not args.no_fused_attention
+        cfg["backbone"]["type"] = FUSED_MIT if fused else STOCK_MIT
+    cfg["backbone"]["init_cfg"] = None  # random weights: timing does not need pretraining
+    torch.manual_seed(args.seed)
+    student = MODELS.build(cfg).to(device)  # PyTorch's default init: enough for timing
+    student.train()
+    teacher = copy.deepcopy(student)
+    for m in teacher.modules():  # the mean teacher runs without dropout / drop path
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            m.p = 0.0
+        elif hasattr(m, "drop_prob"):
+            m.drop_prob = 0.0
+    teacher.requires_grad_(False)
+    if mode == "fast" and args.compile:
+        for model in (student, teacher):
+            model.backbone = torch.compile(model.backbone, dynamic=False)
+            model.decode_head = torch.compile(model.decode_head, dynamic=False)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=6e-5, weight_decay=0.01)
+    return student, teacher, optimizer
+
+
+def random_batch(args, num_classes: int, crop, device: torch.device, gen: torch.Generator):
+    """Normalised source/target crops and a source label with thin defect strokes."""
+    b, (h, w) = args.batch, crop
+    source = torch.randn(b, 3, h, w, generator=gen).to(device)
+    target = torch.randn(b, 3, h, w, generator=gen).to(device)
+    label = torch.zeros(b, h, w, dtype=torch.long)
+    for i in range(b):
+        for cls in range(1, num_classes):
+            row = int(torch.randint(0, h - 8, (1,), generator=gen))
+            label[i, row:row + 6, : w // 2] = cls
+    return source, target, label.to(device)
+
+
+def uda_step(mode: str, student, teacher, optimizer, batch, autocast,
+             tau: float = 0.968, alpha: float = 0.999) -> None:
+    """One HRDA UDA iteration (see the module docstring)."""
+    source, target, src_label = batch
+    with torch.no_grad(), autocast():
+        logits = teacher.inference_logits(target)
+    prob, pseudo = torch.softmax(logits.float(), dim=1).max(dim=1)
+    weight = (prob >= tau).float().mean(dim=(1, 2))  # one confidence per image
+    paste = src_label > 0  # ClassMix stand-in: the source's defect pixels on the target
+    mixed = torch.where(paste[:, None], source, target)
+    mix_label = torch.where(paste, src_label, pseudo)
+    mix_weight = torch.where(paste, torch.ones_like(prob), weight[:, None, None])
+    optimizer.zero_grad(set_to_none=True)
+    if mode == "fast":
+        n = source.shape[0]
+        with autocast():
+            losses = student.weighted_loss(
+                torch.cat([source, mixed]), torch.cat([src_label, mix_label]),
+                torch.cat([torch.ones_like(mix_weight), mix_weight]),
+                groups={"src": n, "mix": n})
+        sum(v for k, v in losses.items() if "loss" in k).backward()
+    else:  # one forward and backward per loss, as the reference
+        for images, label, pw in ((source, src_label, None), (mixed, mix_label, mix_weight)):
+            losses = student.weighted_loss(images, label, pw)
+            sum(v for k, v in losses.items() if "loss" in k).backward()
+    optimizer.step()
+    with torch.no_grad():
+        t_params = list(teacher.parameters())
+        s_params = [p.detach() for p in student.parameters()]
+        if mode == "fast":
+            torch._foreach_lerp_(t_params, s_params, 1 - alpha)
+        else:
+            for t, s in zip(t_params, s_params):
+                t.mul_(alpha).add_(s, alpha=1 - alpha)
+
+
+def timed(fn: Callable[[], None], iters: int, warmup: int, device: torch.device) -> Dict:
+    """Seconds per call after warm-up, and the duration of the first call."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    first = None
+    for i in range(max(warmup, 1)):
+        start = time.perf_counter()
+        fn()
+        sync()
+        if i == 0:
+            first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    sync()
+    return dict(seconds=(time.perf_counter() - start) / iters, first_call_s=first)
+
+
+def run_mode(mode: str, model_cfg: dict, args, device: torch.device, crop, infer_size) -> Dict:
+    student, teacher, optimizer = build_mode(model_cfg, mode, args, device)
+    amp = mode == "fast" and args.amp
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
+
+    gen = torch.Generator().manual_seed(args.seed)
+    result: Dict[str, Optional[float]] = {}
+    if not args.no_train:
+        batch = random_batch(args, student.num_classes, crop, device, gen)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t = timed(lambda: uda_step(mode, student, teacher, optimizer, batch, autocast),
+                  args.iters, args.warmup, device)
+        result.update(train_s_per_iter=t["seconds"], train_first_iter_s=t["first_call_s"],
+                      train_images_per_s=2 * args.batch / t["seconds"],
+                      train_peak_mem_gib=_peak(device))
+    if not args.no_infer:
+        image = torch.randn(1, 3, *infer_size, generator=gen).to(device)
+        teacher.eval()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+        def infer():
+            with torch.no_grad(), autocast():
+                teacher.inference_logits(image)
+
+        t = timed(infer, args.iters, args.warmup, device)
+        result.update(infer_s_per_image=t["seconds"], infer_first_call_s=t["first_call_s"],
+                      infer_images_per_s=1 / t["seconds"], infer_peak_mem_gib=_peak(device))
+    return result
+
+
+def _peak(device: torch.device) -> Optional[float]:
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**30
+
+
+def environment(device: torch.device) -> Dict:
+    env = dict(date=datetime.datetime.now().isoformat(timespec="seconds"),
+               host=platform.node(), machine=platform.machine(), python=platform.python_version(),
+               torch=torch.__version__, threads=torch.get_num_threads())
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        env["cpu"] = platform.processor() or _cpu_model()
+    return env
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _fmt(value: Optional[float], spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def report(results: Dict[str, Dict], args) -> str:
+    lines = ["| mode | train s/iter | train img/s | train peak GiB | infer s/img | infer img/s "
+             "| infer peak GiB | first train iter s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for mode, r in results.items():
+        lines.append(
+            f"| {mode} | {_fmt(r.get('train_s_per_iter'), '.3f')} "
+            f"| {_fmt(r.get('train_images_per_s'), '.2f')} "
+            f"| {_fmt(r.get('train_peak_mem_gib'), '.1f')} "
+            f"| {_fmt(r.get('infer_s_per_image'), '.3f')} "
+            f"| {_fmt(r.get('infer_images_per_s'), '.2f')} "
+            f"| {_fmt(r.get('infer_peak_mem_gib'), '.1f')} "
+            f"| {_fmt(r.get('train_first_iter_s'), '.1f')} |")
+    if set(MODES) <= set(results):
+        ref, fast = results["reference"], results["fast"]
+        for key, name in (("train_s_per_iter", "training"), ("infer_s_per_image", "inference")):
+            if ref.get(key) and fast.get(key):
+                lines.append(f"speed-up of fast over reference, {name}: "
+                             f"{ref[key] / fast[key]:.2f}x")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> Dict:
+    args = parse_args(argv)
+    init_default_scope("mmseg")
+    cfg = load_config(args.config, args.cfg_options)
+    model_cfg = segmentor_config(cfg)
+    device = torch.device(args.device)
+    crop = tuple(args.crop or (model_cfg.get("data_preprocessor") or {}).get("size")
+                 or (1024, 1024))
+    infer_size = tuple(args.infer_size or (crop[0], 2 * crop[1]))
+    rounds: Dict[str, List[Dict]] = {m: [] for m in args.modes}
+    for _ in range(args.rounds):
+        for mode in args.modes:
+            rounds[mode].append(run_mode(mode, model_cfg, args, device, crop, infer_size))
+            gc.collect()  # the mode's models are gone: measure the next one alone
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    results = {mode: {key: (statistics.median(r[key] for r in runs)
+                            if runs[0][key] is not None else None) for key in runs[0]}
+               for mode, runs in rounds.items()}
+    table = report(results, args)
+    settings = dict(config=args.config, device=str(device), batch_per_domain=args.batch,
+                    crop=list(crop), infer_size=list(infer_size), iters=args.iters,
+                    warmup=args.warmup, rounds=args.rounds, amp=args.amp, compile=args.compile,
+                    fused_attention=not args.no_fused_attention)
+    print(f"HRDA benchmark: {settings}")
+    print(f"environment: {environment(device)}")
+    print(table)
+    output = dict(settings=settings, environment=environment(device), results=results,
+                  table=table)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(output, f, indent=2)
+    return output
+
+
+if __name__ == "__main__":
+    main()
