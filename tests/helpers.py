@@ -100,3 +100,22 @@ def _fmt(value) -> str:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return str(list(value))
     return str(value)
+
+
+def tiny_segmentor(seed: int = 0, **head_overrides):
+    """A randomly initialised tiny SegFormer (``WeightedEncoderDecoder``), no preprocessor."""
+    import copy
+
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    import mmseg_uda  # noqa: F401  (compat before mmseg)
+
+    cfg = Config.fromfile(osp.join(REPO, "configs", "_base_", "models", "mit_b0.py"))
+    model = copy.deepcopy(cfg.model)
+    model.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1])
+    model.decode_head.update(in_channels=[8, 16, 40, 64], channels=16, **head_overrides)
+    model.data_preprocessor = None
+    torch.manual_seed(seed)
+    return MODELS.build(model)
