@@ -4,8 +4,8 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from helpers import write_dataset
 
+from helpers import write_dataset
 from mmseg_uda.datasets import DatasetError, DefectDataset
 
 PIPELINE = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"),

@@ -1,7 +1,7 @@
 import pytest
 import torch
-from helpers import tiny_segmentor
 
+from helpers import tiny_segmentor
 from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names, tent_adapt
 
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import tiny_segmentor
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from helpers import tiny_segmentor
 from mmseg_uda.models import weighted_cross_entropy
 from mmseg_uda.models.segmentors import split_groups
 

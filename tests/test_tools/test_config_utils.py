@@ -1,7 +1,7 @@
 import pytest
-from helpers import REPO
 from mmengine.config import Config
 
+from helpers import REPO
 from mmseg_uda.utils import (
     ConfigKeyError,
     check_cfg_options,

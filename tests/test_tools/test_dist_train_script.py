@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+
 from helpers import CPU_CONFIG as CONFIG
 from helpers import FAST_RUN as FAST
 from helpers import REPO, cfg_options
