@@ -102,6 +102,24 @@ def generate_source(gen: dict, out_dir: str) -> str:
     return out_dir
 
 
+def method_spec(name: str, spec) -> dict:
+    """Normalise a method entry: a config path, or dict(config, source, cfg_options).
+
+    ``source='target'`` trains on the target's labeled train split (the oracle).
+    """
+    if isinstance(spec, str):
+        spec = dict(config=spec)
+    spec = dict(spec)
+    unknown = set(spec) - {"config", "source", "cfg_options"}
+    if unknown or "config" not in spec:
+        raise SystemExit(f"method {name!r}: expected a config path or dict(config=..., "
+                         f"source=..., cfg_options=[...]), got {spec}")
+    if not osp.isfile(osp.join(REPO, spec["config"])):
+        raise SystemExit(f"method {name!r}: config not found: {spec['config']!r}")
+    return dict(config=spec["config"], source=spec.get("source"),
+                cfg_options=list(spec.get("cfg_options", [])))
+
+
 def defect_scores(report: dict, defect: str) -> Dict[str, Optional[float]]:
     """The table's numbers from a tools/test.py JSON report."""
     per = report["per_class"].get(defect)
@@ -213,9 +231,7 @@ def main(argv=None):
         if unknown:
             raise SystemExit(f"unknown method(s) {unknown}; the benchmark has {list(methods)}")
         methods = OrderedDict((m, methods[m]) for m in wanted)
-    for method, cfg in methods.items():
-        if not osp.isfile(osp.join(REPO, cfg)):
-            raise SystemExit(f"method {method!r}: config not found: {cfg!r}")
+    methods = OrderedDict((m, method_spec(m, spec)) for m, spec in methods.items())
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(bench.seeds)
     budget = dict(bench.budget)
     if args.iters:
@@ -248,7 +264,13 @@ def main(argv=None):
     total = len(methods) * len(seeds)
     done = 0
     bench_start = time.time()
-    for method, cfg in methods.items():
+    for method, spec in methods.items():
+        cfg = spec["config"]
+        run_env = dict(env)
+        if spec["source"] == "target":  # the oracle: the target's own labeled train split
+            run_env["SOURCE_ROOT"] = target_root
+        elif spec["source"]:
+            run_env["SOURCE_ROOT"] = osp.abspath(spec["source"])
         for seed in seeds:
             run_dir = osp.join(work_dir, method, f"seed{seed}")
             report_path = osp.join(run_dir, "report.json")
@@ -262,7 +284,7 @@ def main(argv=None):
                 opts = [f"randomness.seed={seed}", f"train_cfg.max_iters={budget['max_iters']}",
                         f"train_cfg.val_interval={budget['val_interval']}",
                         f"default_hooks.checkpoint.interval={budget['max_iters']}",
-                        *bench.get("cfg_options", []), *args.cfg_options]
+                        *bench.get("cfg_options", []), *spec["cfg_options"], *args.cfg_options]
                 eta = ""
                 if done:
                     per_run = (time.time() - bench_start) / done
@@ -270,10 +292,10 @@ def main(argv=None):
                 print(f"[benchmark] {done + 1}/{total}: {method} seed {seed} "
                       f"({budget['max_iters']} iterations{eta})", flush=True)
                 seconds = _run([sys.executable, "tools/train.py", cfg, "--work-dir", run_dir,
-                                "--cfg-options", *opts], env, osp.join(run_dir, "train.log"))
+                                "--cfg-options", *opts], run_env, osp.join(run_dir, "train.log"))
                 ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
                 _run([sys.executable, "tools/test.py", cfg, ckpt, "--work-dir",
-                      osp.join(run_dir, "test"), "--out", report_path], env,
+                      osp.join(run_dir, "test"), "--out", report_path], run_env,
                      osp.join(run_dir, "test.log"))
                 with open(record_path, "w") as f:
                     json.dump(dict(method=method, config=cfg, seed=seed, seconds=seconds,
