@@ -1,6 +1,6 @@
 """Models registered into mmseg's MODELS registry (and the MiT weight initialiser)."""
 
-from . import backbones, decode_heads, losses, segmentors, utils, weights
+from . import adaptation, backbones, decode_heads, losses, segmentors, utils, weights
 from .backbones import MixVisionTransformerSDPA
 from .decode_heads import DAFormerHead, HRDAHead
 from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
@@ -10,6 +10,6 @@ from .weights import MiTPretrained, load_mit_weights
 __all__ = [
     "DAFormerHead", "HRDAEncoderDecoder", "HRDAHead", "MiTPretrained",
     "MixVisionTransformerSDPA", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
-    "backbones", "decode_heads", "load_mit_weights", "losses", "segmentors", "utils",
-    "weighted_cross_entropy", "weights",
+    "adaptation", "backbones", "decode_heads", "load_mit_weights", "losses", "segmentors",
+    "utils", "weighted_cross_entropy", "weights",
 ]
