@@ -4,11 +4,11 @@ import copy
 
 import pytest
 import torch
-from helpers import REPO
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
+from helpers import REPO
 from mmseg_uda.models import DAFormerHead
 
 IN_CHANNELS = [8, 16, 40, 64]

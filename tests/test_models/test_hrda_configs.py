@@ -6,9 +6,10 @@ import os.path as osp
 import sys
 
 import pytest
-from helpers import REPO, cfg_options, write_dataset
 from mmengine.config import Config
 from mmseg.registry import MODELS
+
+from helpers import REPO, cfg_options, write_dataset
 
 sys.path.insert(0, REPO)
 

@@ -5,12 +5,12 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import REPO
 from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from helpers import REPO
 from mmseg_uda.models import HRDAEncoderDecoder, HRDAHead, weighted_cross_entropy
 from mmseg_uda.models.utils import CropBox, fuse_scales, upsample_to
 

@@ -13,13 +13,13 @@ import os.path as osp
 import mmseg
 import pytest
 import torch
-from helpers import REPO
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmseg.models.backbones import MixVisionTransformer
 from mmseg.registry import MODELS
 from safetensors.torch import save_file
 
+from helpers import REPO
 from mmseg_uda.models.backbones import MixVisionTransformerSDPA
 from mmseg_uda.models.weights import (
     MiTWeightsError,

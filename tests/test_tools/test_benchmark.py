@@ -5,6 +5,7 @@ import os.path as osp
 import sys
 
 import pytest
+
 from helpers import REPO, cfg_options
 
 sys.path.insert(0, REPO)

@@ -7,6 +7,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+
 from helpers import REPO
 
 sys.path.insert(0, REPO)

@@ -4,8 +4,9 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO
 from safetensors.torch import save_file
+
+from helpers import REPO
 
 sys.path.insert(0, REPO)
 
