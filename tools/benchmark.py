@@ -36,6 +36,7 @@ import copy
 import datetime
 import gc
 import json
+import os
 import os.path as osp
 import platform
 import statistics
@@ -248,6 +249,9 @@ def environment(device: torch.device) -> Dict:
         env["gpu"] = torch.cuda.get_device_name(device)
     else:
         env["cpu"] = platform.processor() or _cpu_model()
+        env["cpu_count"] = os.cpu_count()
+        if hasattr(os, "getloadavg"):  # shared machines: how busy it was at the end
+            env["load_average_1_5_15min"] = [round(v, 2) for v in os.getloadavg()]
     return env
 
 
@@ -301,6 +305,7 @@ def main(argv=None) -> Dict:
     for _ in range(args.rounds):
         for mode in args.modes:
             rounds[mode].append(run_mode(mode, model_cfg, args, device, crop, infer_size))
+            print(f"[benchmark] {mode}: {rounds[mode][-1]}", flush=True)
             gc.collect()  # the mode's models are gone: measure the next one alone
             if device.type == "cuda":
                 torch.cuda.empty_cache()
