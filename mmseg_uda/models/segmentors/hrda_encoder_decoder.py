@@ -286,7 +286,7 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
         else:
             box = self._check_box(CropBox(*crop_box), size)
         out = self.forward_train_scales(inputs, box)
-        padded = (size[0] + -size[0] % self.divisor, size[1] + -size[1] % self.divisor)
+        padded = tuple(n * self.output_stride for n in out["fused"].shape[-2:])
         fused = out["fused"] if padded == size else self._to_input_frame(out["fused"], padded,
                                                                           size)
         if self.keep_debug_outputs:
