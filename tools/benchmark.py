@@ -26,7 +26,8 @@ Modes (the same config, built twice):
 
 Inference is timed on one image of ``--infer-size`` (the outer sliding window applies when it
 is larger than the context crop). Peak memory is ``torch.cuda.max_memory_allocated`` per mode
-on CUDA (not measured on CPU). Results print as a table and, with ``--out``, as JSON.
+on CUDA (not measured on CPU). Results print as a table (medians over ``--rounds``) and, with
+``--out``, as JSON with every round's numbers.
 """
 
 from __future__ import annotations
@@ -321,7 +322,7 @@ def main(argv=None) -> Dict:
     print(f"environment: {environment(device)}")
     print(table)
     output = dict(settings=settings, environment=environment(device), results=results,
-                  table=table)
+                  rounds=rounds, table=table)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(output, f, indent=2)
