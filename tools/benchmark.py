@@ -2,7 +2,7 @@
 
     python tools/benchmark.py CONFIG [--device cuda] [--amp] [--compile] [--batch 2]
         [--crop 1024 1024] [--infer-size 1024 2048] [--iters 20] [--warmup 5] [--rounds 1]
-        [--modes reference fast] [--out result.json] [--cfg-options k=v ...]
+        [--modes reference fast] [--interleave] [--out result.json] [--cfg-options k=v ...]
 
 The config's HRDA segmentor (``model``, or ``model.segmentor`` of a UDA config) is timed on
 the shapes of one HRDA UDA iteration with random data — B source + B target crops:
@@ -24,10 +24,14 @@ Modes (the same config, built twice):
   backward), fused attention (``MixVisionTransformerSDPA``), foreach EMA, bf16 autocast with
   ``--amp`` (CUDA), ``torch.compile`` of backbone and heads with ``--compile``.
 
-Inference is timed on one image of ``--infer-size`` (the outer sliding window applies when it
-is larger than the context crop). Peak memory is ``torch.cuda.max_memory_allocated`` per mode
-on CUDA (not measured on CPU). Results print as a table (medians over ``--rounds``) and, with
-``--out``, as JSON with every round's numbers.
+Each call is timed on its own (synchronised on CUDA, as a training loop that logs losses is)
+and the median after ``--warmup`` calls is reported. Modes run one after the other, each alone
+in memory; ``--interleave`` builds them together and alternates their calls so that both see
+the same load (for shared CPUs; no peak memory then). Inference is timed on one image of
+``--infer-size`` (the outer sliding window applies when it is larger than the context crop).
+Peak memory is ``torch.cuda.max_memory_allocated`` per mode on CUDA (not measured on CPU).
+Results print as a table (medians over ``--rounds``) and, with ``--out``, as JSON with every
+round's numbers.
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ def parse_args(argv=None):
                         help="repeat every mode this many times, report medians (default: 1; "
                              "use 3+ on shared CPUs)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--interleave", action="store_true",
+                        help="build all modes at once and alternate their steps call by call, "
+                             "so that each sees the same load (shared CPUs); no peak memory")
     parser.add_argument("--amp", action="store_true", help="fast mode: bf16 autocast (CUDA)")
     parser.add_argument("--compile", action="store_true",
                         help="fast mode: torch.compile the backbone and the heads")
@@ -90,6 +97,8 @@ def parse_args(argv=None):
     parser.add_argument("--cfg-options", nargs="+", action=DictAction,
                         help="override config settings, key=value")
     args = parser.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0 or args.rounds < 1 or args.batch < 1:
+        parser.error("--iters, --rounds and --batch must be >= 1 and --warmup >= 0")
     if args.amp and not args.device.startswith("cuda"):
         parser.error("--amp needs --device cuda (bf16 autocast on the GPU)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -185,55 +194,89 @@ def uda_step(mode: str, student, teacher, optimizer, batch, autocast,
                 t.mul_(alpha).add_(s, alpha=1 - alpha)
 
 
-def timed(fn: Callable[[], None], iters: int, warmup: int, device: torch.device) -> Dict:
-    """Seconds per call after warm-up, and the duration of the first call."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    first = None
-    for i in range(max(warmup, 1)):
+class ModeRunner:
+    """One mode's student, teacher, optimizer and data; one call = one timed step."""
+
+    def __init__(self, mode: str, model_cfg: dict, args, device: torch.device, crop,
+                 infer_size) -> None:
+        self.mode, self.device = mode, device
+        self.student, self.teacher, self.optimizer = build_mode(model_cfg, mode, args, device)
+        self.amp = mode == "fast" and args.amp
+        gen = torch.Generator().manual_seed(args.seed)
+        self.batch = random_batch(args, self.student.num_classes, crop, device, gen)
+        self.image = torch.randn(1, 3, *infer_size, generator=gen).to(device)
+
+    def phase(self, kind: str) -> Callable[[], None]:
+        """The step of a phase; the teacher runs in train mode for pseudo-labels (as the
+        reference, without dropout) and in eval mode for inference."""
+        self.teacher.train(kind == "train")
+        return self.train_step if kind == "train" else self.infer_step
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    def train_step(self) -> None:
+        uda_step(self.mode, self.student, self.teacher, self.optimizer, self.batch,
+                 self.autocast)
+
+    def infer_step(self) -> None:
+        with torch.no_grad(), self.autocast():
+            self.teacher.inference_logits(self.image)
+
+    def timed_call(self, fn: Callable[[], None]) -> float:
+        """Seconds of one call, synchronised on CUDA (like a training loop that logs)."""
         start = time.perf_counter()
         fn()
-        sync()
-        if i == 0:
-            first = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    sync()
-    return dict(seconds=(time.perf_counter() - start) / iters, first_call_s=first)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - start
 
 
-def run_mode(mode: str, model_cfg: dict, args, device: torch.device, crop, infer_size) -> Dict:
-    student, teacher, optimizer = build_mode(model_cfg, mode, args, device)
-    amp = mode == "fast" and args.amp
+def summarise(kind: str, first: float, times: List[float], images: int,
+              peak: Optional[float]) -> Dict[str, Optional[float]]:
+    """Median seconds per call (robust to load spikes on shared machines) and derived rates."""
+    seconds = statistics.median(times)
+    unit = "iter" if kind == "train" else "image"
+    return {f"{kind}_s_per_{unit}": seconds, f"{kind}_first_call_s": first,
+            f"{kind}_images_per_s": images / seconds, f"{kind}_peak_mem_gib": peak}
 
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
 
-    gen = torch.Generator().manual_seed(args.seed)
+def run_sequential(mode: str, model_cfg: dict, args, device: torch.device, crop,
+                   infer_size) -> Dict:
+    """Build one mode, time training then inference; peak memory of this mode alone."""
+    runner = ModeRunner(mode, model_cfg, args, device, crop, infer_size)
     result: Dict[str, Optional[float]] = {}
-    if not args.no_train:
-        batch = random_batch(args, student.num_classes, crop, device, gen)
+    for kind, images, enabled in (("train", 2 * args.batch, not args.no_train),
+                                  ("infer", 1, not args.no_infer)):
+        if not enabled:
+            continue
+        fn = runner.phase(kind)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        t = timed(lambda: uda_step(mode, student, teacher, optimizer, batch, autocast),
-                  args.iters, args.warmup, device)
-        result.update(train_s_per_iter=t["seconds"], train_first_iter_s=t["first_call_s"],
-                      train_images_per_s=2 * args.batch / t["seconds"],
-                      train_peak_mem_gib=_peak(device))
-    if not args.no_infer:
-        image = torch.randn(1, 3, *infer_size, generator=gen).to(device)
-        teacher.eval()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-
-        def infer():
-            with torch.no_grad(), autocast():
-                teacher.inference_logits(image)
-
-        t = timed(infer, args.iters, args.warmup, device)
-        result.update(infer_s_per_image=t["seconds"], infer_first_call_s=t["first_call_s"],
-                      infer_images_per_s=1 / t["seconds"], infer_peak_mem_gib=_peak(device))
+        calls = [runner.timed_call(fn) for _ in range(max(args.warmup, 1) + args.iters)]
+        times = calls[max(args.warmup, 1):]
+        result.update(summarise(kind, calls[0], times, images, _peak(device)))
     return result
+
+
+def run_interleaved(model_cfg: dict, args, device: torch.device, crop,
+                    infer_size) -> Dict[str, Dict]:
+    """All modes built at once, their steps alternated call by call (same load for each)."""
+    runners = {m: ModeRunner(m, model_cfg, args, device, crop, infer_size) for m in args.modes}
+    results: Dict[str, Dict] = {m: {} for m in args.modes}
+    for kind, images, enabled in (("train", 2 * args.batch, not args.no_train),
+                                  ("infer", 1, not args.no_infer)):
+        if not enabled:
+            continue
+        steps = {m: runner.phase(kind) for m, runner in runners.items()}
+        calls: Dict[str, List[float]] = {m: [] for m in args.modes}
+        for _ in range(max(args.warmup, 1) + args.iters):
+            for m, runner in runners.items():
+                calls[m].append(runner.timed_call(steps[m]))
+        for m in args.modes:
+            times = calls[m][max(args.warmup, 1):]
+            results[m].update(summarise(kind, calls[m][0], times, images, None))
+    return results
 
 
 def _peak(device: torch.device) -> Optional[float]:
@@ -283,7 +326,7 @@ def report(results: Dict[str, Dict], args) -> str:
             f"| {_fmt(r.get('infer_s_per_image'), '.3f')} "
             f"| {_fmt(r.get('infer_images_per_s'), '.2f')} "
             f"| {_fmt(r.get('infer_peak_mem_gib'), '.1f')} "
-            f"| {_fmt(r.get('train_first_iter_s'), '.1f')} |")
+            f"| {_fmt(r.get('train_first_call_s'), '.1f')} |")
     if set(MODES) <= set(results):
         ref, fast = results["reference"], results["fast"]
         for key, name in (("train_s_per_iter", "training"), ("infer_s_per_image", "inference")):
@@ -304,8 +347,16 @@ def main(argv=None) -> Dict:
     infer_size = tuple(args.infer_size or (crop[0], 2 * crop[1]))
     rounds: Dict[str, List[Dict]] = {m: [] for m in args.modes}
     for _ in range(args.rounds):
+        if args.interleave:
+            for mode, result in run_interleaved(model_cfg, args, device, crop,
+                                                infer_size).items():
+                rounds[mode].append(result)
+                print(f"[benchmark] {mode}: {result}", flush=True)
+            gc.collect()
+            continue
         for mode in args.modes:
-            rounds[mode].append(run_mode(mode, model_cfg, args, device, crop, infer_size))
+            rounds[mode].append(run_sequential(mode, model_cfg, args, device, crop,
+                                               infer_size))
             print(f"[benchmark] {mode}: {rounds[mode][-1]}", flush=True)
             gc.collect()  # the mode's models are gone: measure the next one alone
             if device.type == "cuda":
@@ -316,7 +367,8 @@ def main(argv=None) -> Dict:
     table = report(results, args)
     settings = dict(config=args.config, device=str(device), batch_per_domain=args.batch,
                     crop=list(crop), infer_size=list(infer_size), iters=args.iters,
-                    warmup=args.warmup, rounds=args.rounds, amp=args.amp, compile=args.compile,
+                    warmup=args.warmup, rounds=args.rounds, interleave=args.interleave,
+                    amp=args.amp, compile=args.compile,
                     fused_attention=not args.no_fused_attention)
     print(f"HRDA benchmark: {settings}")
     print(f"environment: {environment(device)}")

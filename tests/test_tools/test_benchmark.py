@@ -48,6 +48,17 @@ def test_both_modes_are_timed_and_compared(tmp_path, capsys):
     assert saved["settings"]["crop"] == [64, 64] and saved["environment"]["torch"]
 
 
+def test_interleaved_modes_alternate_in_one_build(capsys):
+    result = benchmark.main([CONFIG, "--device", "cpu", "--crop", "64", "64", "--iters", "1",
+                             "--warmup", "0", "--interleave", "--no-infer", "--cfg-options",
+                             *cfg_options(TINY, tiny=False)])
+    for mode in ("reference", "fast"):
+        assert result["results"][mode]["train_s_per_iter"] > 0
+        assert "infer_s_per_image" not in result["results"][mode]
+    assert result["settings"]["interleave"] is True
+    assert "speed-up of fast over reference, training" in capsys.readouterr().out
+
+
 def test_refuses_amp_on_cpu_and_non_hrda_configs(capsys):
     with pytest.raises(SystemExit):
         benchmark.main([CONFIG, "--device", "cpu", "--amp"])
