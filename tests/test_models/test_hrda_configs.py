@@ -34,14 +34,6 @@ def test_config_loads_and_builds(path):
         assert model.divisor == 8 and model.batch_crops
 
 
-def test_magnetic_tile_dataset_config_has_six_classes(monkeypatch):
-    monkeypatch.setenv("MT_ROOT", "/somewhere/mt")
-    cfg = Config.fromfile(osp.join(REPO, "configs/_base_/datasets/magnetic_tile.py"))
-    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
-        assert loader.dataset.data_root == "/somewhere/mt"
-        assert len(loader.dataset.metainfo.classes) == 6
-
-
 # a tiny MiT and 64x64 crops: context 32x32 + detail 32x32 in one pass
 TINY_HRDA = {
     "model.backbone.embed_dims": 8,

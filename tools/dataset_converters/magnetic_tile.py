@@ -8,7 +8,7 @@ SRC is the prepared set (``images/<Class>_<id>.jpg``, ``masks/<Class>_<id>.png``
 ``train.txt``/``test.txt``). DST gets ``images/`` (copied unchanged), ``masks/`` (uint8 class
 ids), ``train.txt``/``test.txt`` (the split of SRC, unchanged) and ``classes.txt``.
 
-Class ids (the order of ``configs/_base_/datasets/magnetic_tile.py``)::
+Class ids (the order of ``metainfo`` in ``configs/hrda_magnetic_tile.py``)::
 
     0 background   1 Blowhole   2 Break   3 Crack   4 Fray   5 Uneven
 
