@@ -30,15 +30,15 @@ def resize_max_side(img: np.ndarray, max_side: Optional[int]) -> np.ndarray:
 
 @torch.no_grad()
 def backbone_embedding(model: nn.Module, img: np.ndarray,
-                       stages: Sequence[int] = (-1,)) -> np.ndarray:
+                       stages: Optional[Sequence[int]] = (-1,)) -> np.ndarray:
     """Global-average-pooled backbone features of one image, stages concatenated.
 
     Args:
         model (nn.Module): a segmentor with a ``backbone`` returning one feature map per stage
             (mmseg's MixVisionTransformer does).
         img (np.ndarray): (H, W, 3) uint8 BGR image.
-        stages (Sequence[int]): which stage outputs to pool (python indices, -1 = last).
-            Default: (-1,).
+        stages (Sequence[int], optional): which stage outputs to pool (python indices, -1 =
+            last); None pools every stage. Default: (-1,).
 
     Returns:
         np.ndarray: (D,) float32, D = sum of the chosen stages' channels.
@@ -50,14 +50,15 @@ def backbone_embedding(model: nn.Module, img: np.ndarray,
     if isinstance(feats, torch.Tensor):
         feats = [feats]
     try:
-        chosen = [feats[i] for i in stages]
+        chosen = list(feats) if stages is None else [feats[i] for i in stages]
     except IndexError:
         raise ValueError(f"stages {list(stages)} out of range: the backbone gives "
                          f"{len(feats)} stage outputs") from None
     return torch.cat([f.float().mean(dim=(-2, -1)) for f in chosen], dim=1)[0].cpu().numpy()
 
 
-def extract_embeddings(model: nn.Module, paths: Sequence[str], stages: Sequence[int] = (-1,),
+def extract_embeddings(model: nn.Module, paths: Sequence[str],
+                       stages: Optional[Sequence[int]] = (-1,),
                        max_side: Optional[int] = None, progress: bool = True,
                        desc: str = "embed") -> Tuple[np.ndarray, List[str], List[dict]]:
     """Backbone embeddings of image files; unreadable files are skipped and reported.
@@ -65,7 +66,8 @@ def extract_embeddings(model: nn.Module, paths: Sequence[str], stages: Sequence[
     Args:
         model (nn.Module): the segmentor (eval mode).
         paths (Sequence[str]): image files.
-        stages (Sequence[int]): backbone stages to pool and concatenate. Default: (-1,).
+        stages (Sequence[int], optional): backbone stages to pool and concatenate; None for
+            all. Default: (-1,).
         max_side (int, optional): shrink images whose longer side exceeds this (pixels).
             Default: None.
         progress (bool): show a tqdm progress bar. Default: True.
