@@ -1,10 +1,10 @@
 """Models registered into mmseg's MODELS registry."""
 
-from . import losses, segmentors
+from . import adaptation, losses, segmentors
 from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
 from .segmentors import WeightedEncoderDecoder
 
 __all__ = [
-    "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
+    "adaptation", "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
     "weighted_cross_entropy",
 ]
