@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from helpers import REPO, TINY_MODEL
 from mmseg.models import SegDataPreProcessor
 
+from helpers import REPO, TINY_MODEL
 from mmseg_uda.apis import (
     FOLDERS,
     Thresholds,
