@@ -15,8 +15,10 @@ first of these it has:
 1. ``inference_outputs(inputs, batch_img_metas) -> dict`` with ``'logits'`` (N, C, H, W) and
    optionally ``'attention'`` (N, A, h, w), e.g. HRDA's scale attention (one channel per class
    or a single one; any resolution, it is resized to the image);
-2. ``inference_logits(inputs, batch_img_metas)`` (:class:`WeightedEncoderDecoder`);
-3. ``inference(inputs, batch_img_metas)`` (any mmseg ``EncoderDecoder``).
+2. ``scale_outputs(inputs, with_maps=True) -> dict`` with ``'seg_logits'`` and ``'attention'``
+   (the HRDA segmentor's multi-scale inference);
+3. ``inference_logits(inputs, batch_img_metas)`` (:class:`WeightedEncoderDecoder`);
+4. ``inference(inputs, batch_img_metas)`` (any mmseg ``EncoderDecoder``).
 
 A UDA wrapper that is not itself a segmentor can expose the one to use with an
 ``inference_model()`` method. The model's own test mode (whole image or sliding window) applies
@@ -126,15 +128,15 @@ def _dataset_meta(cfg: Config, meta: dict, num_classes: Optional[int]) -> dict:
 
 
 def _segmentor(model: nn.Module, strict: bool = True) -> Optional[nn.Module]:
-    for name in ("inference_outputs", "inference_logits", "inference"):
+    for name in ("inference_outputs", "scale_outputs", "inference_logits", "inference"):
         if hasattr(model, name):
             return model
     if callable(getattr(model, "inference_model", None)):
         return model.inference_model()
     if strict:
         raise TypeError(
-            f"{type(model).__name__} has none of inference_outputs / inference_logits / "
-            "inference / inference_model(): prediction needs a segmentor (e.g. "
+            f"{type(model).__name__} has none of inference_outputs / scale_outputs / "
+            "inference_logits / inference / inference_model(): prediction needs a segmentor (e.g. "
             "WeightedEncoderDecoder) or a UDA model exposing one")
     return None
 
@@ -168,6 +170,9 @@ def inference_outputs(model: nn.Module, inputs: torch.Tensor,
             raise TypeError(f"{type(seg).__name__}.inference_outputs must return a dict with "
                             f"'logits' (and optionally 'attention'), got {type(out).__name__}")
         out = dict(out)
+    elif hasattr(seg, "scale_outputs"):
+        maps = seg.scale_outputs(inputs, with_maps=True)
+        out = dict(logits=maps["seg_logits"], attention=maps.get("attention"))
     elif hasattr(seg, "inference_logits"):
         out = dict(logits=seg.inference_logits(inputs, metas))
     else:

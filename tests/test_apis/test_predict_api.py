@@ -29,11 +29,8 @@ from mmseg_uda.apis import (
 CONFIG = osp.join(REPO, "configs/segformer/segformer_mit-b0_4x1k_cracks-256_cpu.py")
 
 
-class PointwiseSegmentor(nn.Module):
-    """Dark pixels are cracks: logits depend on each pixel alone (so tiling changes nothing).
-
-    Provides ``inference_outputs`` with a scale-attention-like map, as HRDA will.
-    """
+class _FakeSegmentor(nn.Module):
+    """Dark pixels are cracks: logits depend on each pixel alone (so tiling changes nothing)."""
 
     def __init__(self, attention: str = "full"):
         super().__init__()
@@ -43,7 +40,7 @@ class PointwiseSegmentor(nn.Module):
                                                                            [255, 0, 0]])
         self.calls = 0
 
-    def inference_outputs(self, inputs, batch_img_metas):
+    def _maps(self, inputs):
         self.calls += 1
         dark = 1.0 - inputs.mean(1, keepdim=True)                 # in [0, 1]
         logits = torch.cat([torch.zeros_like(dark), 12.0 * (dark - 0.5)], dim=1)
@@ -54,6 +51,22 @@ class PointwiseSegmentor(nn.Module):
             out["attention"] = torch.full((inputs.shape[0], 1, inputs.shape[2] // 4,
                                            inputs.shape[3] // 4), 0.25)
         return out
+
+
+class PointwiseSegmentor(_FakeSegmentor):
+    """Offers ``inference_outputs`` with a scale-attention-like map."""
+
+    def inference_outputs(self, inputs, batch_img_metas):
+        return self._maps(inputs)
+
+
+class ScaleOutputsSegmentor(_FakeSegmentor):
+    """The HRDA segmentor's interface: ``scale_outputs`` with fused logits and attention."""
+
+    def scale_outputs(self, inputs, with_maps=True):
+        out = self._maps(inputs)
+        return dict(seg_logits=out["logits"], attention=out["attention"][:, 1:],
+                    context=out["logits"], detail=out["logits"])
 
 
 def _image(h=48, w=64):
@@ -134,6 +147,14 @@ def test_low_resolution_attention_is_resized_and_absent_without_one():
     assert res["attention"].shape == (48, 64)
     np.testing.assert_allclose(res["attention"], 0.25)
     assert predict_image(PointwiseSegmentor("none"), _image())["attention"] is None
+
+
+def test_hrda_style_scale_outputs_give_the_attention():
+    model = ScaleOutputsSegmentor()
+    res = predict_image(model, _image())
+    assert res["attention"].shape == (48, 64)   # one channel: shown as is
+    np.testing.assert_allclose(res["attention"], 1.0 - _image().mean(2) / 255, atol=1e-6)
+    assert res["verdict"] == "defect"
 
 
 def test_sliding_windows_cover_the_image():
