@@ -3,6 +3,7 @@
 Output layout (names are the image stems, made unique)::
 
     OUT/predictions.json     every verdict, region and score; unreadable files under "errors"
+    OUT/verdicts.csv         one row per image: verdict, score, region count (for spreadsheets)
     OUT/masks/<name>.png     uint8 class ids (0 = background), the thresholded mask
     OUT/overlays/<name>.png  image + tinted defects + boxes + verdict
     OUT/heatmaps/<name>.png  defect probability (1 - p(background)), JET colours over the image
@@ -22,6 +23,7 @@ import cv2
 import torch.nn as nn
 from tqdm import tqdm
 
+from ..evaluation.report import write_csv
 from .files import load_image, unique_stems
 from .inference import predict_image
 from .postprocess import DEFECT
@@ -133,4 +135,26 @@ def predict_files(model: nn.Module, paths: Sequence[str], out_dir: str,
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, "predictions.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
+    write_csv(verdict_rows(summary), osp.join(out_dir, "verdicts.csv"))
     return summary
+
+
+def verdict_rows(summary: dict) -> list:
+    """One row per input of a run summary: predicted images, then skipped files.
+
+    Args:
+        summary (dict): the content of ``predictions.json``.
+
+    Returns:
+        list[dict]: ``image``, ``verdict`` (``defect`` / ``OK`` / ``error``),
+        ``largest_region_area``, ``max_defect_prob``, ``num_regions``, ``defect_pixels``,
+        ``error``.
+    """
+    rows = [dict(image=e["image"], verdict=e["verdict"],
+                 largest_region_area=e["score"]["largest_region_area"],
+                 max_defect_prob=e["score"]["max_defect_prob"], num_regions=len(e["regions"]),
+                 defect_pixels=e["defect_pixels"], error="") for e in summary["images"]]
+    rows += [dict(image=e["image"], verdict="error", largest_region_area="",
+                  max_defect_prob="", num_regions="", defect_pixels="", error=e["error"])
+             for e in summary["errors"]]
+    return rows

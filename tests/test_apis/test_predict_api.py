@@ -1,5 +1,6 @@
 """Prediction API: regions, verdicts, tiling, the optional attention map, batch outputs."""
 
+import csv
 import json
 import os.path as osp
 
@@ -252,5 +253,10 @@ def test_predict_files_writes_outputs_and_skips_broken_files(tmp_path):
     mask = cv2.imread(osp.join(out, a["outputs"]["mask"]), cv2.IMREAD_UNCHANGED)
     assert mask.dtype == np.uint8 and mask.shape == (48, 64) and set(np.unique(mask)) == {0, 1}
     assert a["attention"]["mean_on_defects"] > 0.99
+    with open(osp.join(out, "verdicts.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["verdict"], r["num_regions"]) for r in rows] == [("defect", "1"), ("OK", "0"),
+                                                                 ("error", "")]
+    assert rows[0]["largest_region_area"] == "50" and "cannot decode" in rows[2]["error"]
     panel = cv2.imread(osp.join(out, a["outputs"]["panel"]))
     assert panel.shape[1] > 4 * 64  # image | overlay | heat map | attention
