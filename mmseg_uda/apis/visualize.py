@@ -22,7 +22,9 @@ def _font_scale(img: np.ndarray) -> float:
 
 def _label(img: np.ndarray, text: str, org, colour, scale: float) -> None:
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    x, y = int(org[0]), int(max(org[1], h + base))
+    # keep the label inside the image (a box at the right or top border)
+    x = int(min(max(org[0], 0), max(img.shape[1] - w - 3, 0)))
+    y = int(max(org[1], h + base))
     cv2.rectangle(img, (x, y - h - base), (x + w + 2, y + 1), colour, -1)
     cv2.putText(img, text, (x + 1, y - base // 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 (255, 255, 255), 1, cv2.LINE_AA)
