@@ -1,0 +1,88 @@
+"""Defect registry, styles and feature switches."""
+
+import cv2
+import numpy as np
+import pytest
+
+import synthetic
+from synthetic import raster, shapes
+from synthetic.defects import base as defect_base
+
+
+def test_register_new_defect_type_and_use_it():
+    @synthetic.register_defect
+    class Dent(synthetic.DefectType):
+        name = "test_dent"
+        description = "round dent for the test"
+        default_options = {"count": (1, 1), "radius": (4.0, 6.0)}
+
+        def sample_params(self, rng, size, zoom, options, disable):
+            h, w = size
+            return {"centre": [w / 2, h / 2], "radius": float(rng.uniform(*options["radius"]))}
+
+        def render(self, params, size, disable):
+            outline = shapes.radial_blob(np.random.default_rng(0), tuple(params["centre"]),
+                                         params["radius"], irregularity=0.0)
+            region = raster.bounding_region([], [outline], size)
+            cov = raster.coverage([], [outline], region)
+            return synthetic.DefectRender(region, cov, darkness=0.5 * cov)
+
+    try:
+        assert "test_dent" in synthetic.defect_names()
+        img, mask, params = synthetic.render_sample(0, 0, ("crack", "test_dent"), 64, "lab",
+                                                    ("empty_images",))
+        dents = [d for d in params["defects"] if d["type"] == "test_dent"]
+        if dents:
+            assert (mask == 2).sum() > 40  # ~ pi * 4.5**2 pixels of class 2
+        with pytest.raises(ValueError, match="already registered"):
+            synthetic.register_defect(Dent)
+    finally:
+        defect_base._REGISTRY.pop("test_dent", None)
+    assert "test_dent" not in synthetic.defect_names()
+
+
+def test_every_style_renders_and_is_documented():
+    assert synthetic.DEFAULT_STYLE == "pavement"
+    assert {"lab", "field", "asphalt_road", "metal_line", "pavement"} <= set(synthetic.STYLES)
+    for name, style in synthetic.STYLES.items():
+        assert len(style.description) > 30
+        img, mask, params = synthetic.render_sample(1, 0, ("crack", "scratch", "spot"), 64, name)
+        assert img.shape == (64, 64, 3) and params["style"] == name
+    grey, _, _ = synthetic.render_sample(1, 1, "crack", 64, "metal_line")
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+
+
+def test_source_and_target_styles_differ():
+    def low_frequency_variation(style):
+        # Illumination gradients, shadows and stains: std of a heavily smoothed image.
+        imgs = [synthetic.render_sample(0, i, "crack", 96, style)[0] for i in range(6)]
+        return np.mean([cv2.blur(im.astype(np.float32).mean(axis=2), (15, 15)).std()
+                        for im in imgs])
+
+    assert low_frequency_variation("field") > 2.0 * low_frequency_variation("lab")
+    assert low_frequency_variation("asphalt_road") > 2.0 * low_frequency_variation("lab")
+
+
+def test_every_feature_can_be_disabled_and_changes_something():
+    base_img, _, base_p = synthetic.render_sample(4, 2, ("crack",), 96, "mixed")
+    for feature in synthetic.FEATURES:
+        img, mask, params = synthetic.render_sample(4, 2, ("crack",), 96, "mixed", (feature,))
+        assert params["disabled"] == [feature]
+    # Switching imaging off must not move the crack geometry (independent streams).
+    _, m_off, p_off = synthetic.render_sample(4, 2, ("crack",), 96, "mixed",
+                                              ("imaging", "occlusion"))
+    _, m_geo, p_geo = synthetic.render_sample(4, 2, ("crack",), 96, "mixed",
+                                              ("occlusion", "perspective"))
+    assert [d["start"] for d in p_off["defects"]] == [d["start"] for d in base_p["defects"]]
+    assert (m_off == m_geo).all()
+    assert p_off["imaging"] == {}
+
+
+def test_disabled_distractors_and_texture_are_gone():
+    _, _, p = synthetic.render_sample(0, 3, "crack", 64, "field", "distractors")
+    assert p["distractors"] == []
+    flat, _, _ = synthetic.render_sample(0, 3, "crack", 64, "lab",
+                                         ("texture", "imaging", "empty_images", "stains"))
+    tex, _, _ = synthetic.render_sample(0, 3, "crack", 64, "lab",
+                                        ("imaging", "empty_images", "stains"))
+    assert flat.std() < tex.std()
