@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from .defects import defect_names, get_defect
@@ -226,6 +227,7 @@ def render_sample(
     im_opts = merge_options(style_obj.imaging)
     im_params = sample_imaging(irng, im_opts, (h, w), off)
     apply_scene(irng, img, im_params)
+    img = cv2.merge([img[0], img[1], img[2]])  # planar -> interleaved (H, W, 3)
     img, class_cov = apply_perspective(img, class_cov, im_params)
     image = apply_camera(irng, img, im_params, style_obj.grayscale)
 

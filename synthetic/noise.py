@@ -14,6 +14,19 @@ import cv2
 import numpy as np
 
 
+def white(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Zero-mean, unit-variance uniform white noise (float32), drawn from random bytes.
+
+    Drawing bytes is about twice as fast as ``rng.random`` for large arrays; 256 levels
+    are plenty for noise that is filtered or added at a few grey levels.
+    """
+    n = int(np.prod(shape))
+    b = np.frombuffer(rng.bytes(n), np.uint8).reshape(shape).astype(np.float32)
+    b -= np.float32(127.5)
+    b *= np.float32(math.sqrt(12.0) / 256.0)
+    return b
+
+
 def _gaussian_kernel(sigma: float) -> np.ndarray:
     ksize = 2 * int(math.ceil(3.5 * sigma)) + 1
     return cv2.getGaussianKernel(ksize, sigma, cv2.CV_32F)
@@ -33,11 +46,9 @@ def grain(rng: np.random.Generator, h: int, w: int, sigma: float) -> np.ndarray:
         float32 array of shape (h, w), zero mean and unit std (exactly normalised by
         the filter's energy, away from the borders).
     """
-    # Uniform white noise is 4x cheaper to draw than normal noise; after the Gaussian
+    # Uniform white noise is much cheaper to draw than normal noise; after the Gaussian
     # filter the field is Gaussian to a very good approximation (central limit).
-    noise = rng.random((h, w), dtype=np.float32)
-    noise -= np.float32(0.5)
-    noise *= np.float32(math.sqrt(12.0))
+    noise = white(rng, (h, w))
     if sigma < 0.3:
         return noise
     k = _gaussian_kernel(sigma)
@@ -62,9 +73,7 @@ def spots(rng: np.random.Generator, h: int, w: int, sigma: float) -> np.ndarray:
     Returns:
         float32 array of shape (h, w), zero mean and unit std.
     """
-    noise = rng.random((h, w), dtype=np.float32)
-    noise -= np.float32(0.5)
-    noise *= np.float32(math.sqrt(12.0))
+    noise = white(rng, (h, w))
     k1 = _gaussian_kernel(max(sigma, 0.3))
     k2 = _gaussian_kernel(max(2.0 * sigma, 0.6))
     a = cv2.sepFilter2D(noise, -1, k1, k1, borderType=cv2.BORDER_REFLECT_101)

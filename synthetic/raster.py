@@ -236,17 +236,18 @@ def _accumulate(
     same = ja == jb
     first = np.where(same, m_b - m_a + 1, ss - (m_a - ja * ss))
     last = m_b - jb * ss + 1
-    idx = np.concatenate([r * w + ja, (r * w + jb)[~same]])
-    val = np.concatenate([first, last[~same]])
-    direct = np.bincount(idx, weights=val, minlength=h * w).reshape(h, w)
+    counts = np.zeros(h * w, np.int32)
+    np.add.at(counts, r * w + ja, first.astype(np.int32))
+    np.add.at(counts, (r * w + jb)[~same], last[~same].astype(np.int32))
+    counts = counts.reshape(h, w)
     inner = jb > ja + 1
     if inner.any():
         ri, a1, b1 = r[inner], ja[inner] + 1, jb[inner]
-        didx = np.concatenate([ri * (w + 1) + a1, ri * (w + 1) + b1])
-        dval = np.concatenate([np.full(a1.size, ss), np.full(b1.size, -ss)])
-        diff = np.bincount(didx, weights=dval, minlength=h * (w + 1)).reshape(h, w + 1)
-        direct += np.cumsum(diff[:, :w], axis=1)
-    return (direct + 0.5).astype(np.uint8)
+        diff = np.zeros(h * (w + 1), np.int32)
+        np.add.at(diff, ri * (w + 1) + a1, ss)
+        np.add.at(diff, ri * (w + 1) + b1, -ss)
+        counts += np.cumsum(diff.reshape(h, w + 1)[:, :w], axis=1, dtype=np.int32)
+    return counts.astype(np.uint8)
 
 
 def coverage(

@@ -75,14 +75,14 @@ def fractal_subdivide(
     """Midpoint-displacement refinement of a polyline (self-similar jaggedness).
 
     Every level inserts the midpoint of each segment displaced perpendicular to it by
-    ``N(0, roughness * segment_length)``, until the median segment is shorter than
+    ``N(0, roughness * segment_length)``, until the mean segment is shorter than
     ``min_segment``.
 
     Args:
         rng: Random generator.
         pts: ``(N, 2)`` polyline.
         roughness: Relative perpendicular displacement (0 = straight refinement).
-        min_segment: Target median segment length in pixels.
+        min_segment: Target mean segment length in pixels.
         max_levels: Upper bound on subdivision levels.
 
     Returns:
@@ -92,7 +92,7 @@ def fractal_subdivide(
     for _ in range(max_levels):
         seg = pts[1:] - pts[:-1]
         seg_len = np.hypot(seg[:, 0], seg[:, 1])
-        if seg_len.size == 0 or float(np.median(seg_len)) <= min_segment:
+        if seg_len.size == 0 or float(seg_len.mean()) <= min_segment:
             break
         normal = np.stack([-seg[:, 1], seg[:, 0]], axis=1) / np.maximum(seg_len, 1e-9)[:, None]
         disp = rng.normal(0.0, 1.0, seg_len.size) * roughness * seg_len

@@ -36,8 +36,11 @@ if TYPE_CHECKING:
     from .compose import SizeLike
 
 IMAGE_FORMATS = ("png", "jpg")
-PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
-              cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+# zlib level 1 with the "up" row filter: ~2x faster than the default level and filter
+# choice for noisy textures at about the same file size.
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 MASK_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3]
 JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95]
 OUTPUT_ENTRIES = ("images", "masks", "train.txt", "val.txt", "meta.json", "preview.png")
@@ -60,7 +63,33 @@ def _job(args: tuple[int, int, tuple[str, ...], tuple[int, int], str, tuple[str,
     return index, img_b, mask_b, params
 
 
+def tune_malloc() -> bool:
+    """Keep freed memory in the heap of this process (glibc only).
+
+    Rendering allocates many short-lived multi-megabyte arrays. By default glibc serves
+    each with a fresh ``mmap`` and returns it on free, so every array pays page faults
+    on first touch; in a virtual machine that is ~40% of the render time. Raising the
+    mmap and trim thresholds lets the heap reuse the same pages. Called in worker
+    processes only (it changes process-wide allocator behaviour).
+
+    Returns:
+        True if the allocator accepted the settings.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)
+        ok &= libc.mallopt(m_trim_threshold, 512 * 1024 * 1024)
+        ok &= libc.mallopt(m_top_pad, 64 * 1024 * 1024)
+        return bool(ok)
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
 def _init_worker() -> None:
+    tune_malloc()
     cv2.setNumThreads(1)
     # The parent handles Ctrl-C (terminates the pool and cleans up).
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -7,9 +7,10 @@ tips. Branches leave the crack at an angle and taper at their free end; secondar
 cracks run roughly parallel nearby; spalls are small chips broken off the edges.
 
 Appearance: the crack darkens the surface by ``darkness`` at its core and by
-``darkness * rim_ratio`` at its rims (a thinner "core" stroke is rendered with the
-same rasteriser), the darkness fades in and out along the crack, dust fills parts of
-it, and an optional faint bright halo (background) outlines open cracks.
+``darkness * rim_ratio`` at its rims (the core is where a blur of the coverage, with a
+radius proportional to the crack width, stays high: the middle of wide cracks, little
+of hair-lines), the darkness fades in and out along the crack, dust fills parts of it,
+and an optional faint bright halo (background) outlines open cracks.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .. import shapes
@@ -35,12 +37,17 @@ def _walk(
     p: Mapping[str, Any],
     jagged: bool,
     zoom: float,
+    width: float,
 ) -> np.ndarray:
     step = max(6.0, 28.0 * zoom)
     pts = shapes.momentum_walk(
         rng, tuple(start), angle, length, step, p["turn_sigma"], p["momentum"], p["straightness"]
     )
-    return shapes.fractal_subdivide(rng, pts, p["roughness"] if jagged else 0.0, 1.5)
+    # Detail finer than about half the crack width is invisible in its outline, so wide
+    # cracks stop subdividing earlier (this keeps the rasterisation cost proportional to
+    # the crack length rather than its area).
+    min_segment = max(1.5, 0.6 * width)
+    return shapes.fractal_subdivide(rng, pts, p["roughness"] if jagged else 0.0, min_segment)
 
 
 def _widths(
@@ -184,7 +191,7 @@ class Crack(DefectType):
         zoom = params["zoom"]
         jagged = "jagged" not in disable
         main = _walk(rng, np.array(params["start"]), params["angle"], params["length"],
-                     params, jagged, zoom)
+                     params, jagged, zoom, params["width"])
         s = shapes.arc_length(main)
         wid = _widths(rng, s, params["width"], params, disable, zoom, taper_start=True)
         strokes: list[shapes.Stroke] = [(main, wid)]
@@ -212,11 +219,11 @@ class Crack(DefectType):
             length = total * uniform(rng, params["branch_length"])
             if length < 8:
                 continue
+            base = wid[i] * rng.uniform(0.45, 0.85)
             bpts = _walk(rng, pts[i], ang, length, params, "jagged" not in disable,
-                         params["zoom"])
+                         params["zoom"], base)
             bs = shapes.arc_length(bpts)
-            bw = _widths(rng, bs, wid[i] * rng.uniform(0.45, 0.85), params, disable,
-                         params["zoom"], taper_start=False)
+            bw = _widths(rng, bs, base, params, disable, params["zoom"], taper_start=False)
             out.append((bpts, bw))
             if depth < 1:
                 self._branch(rng, bpts, bw, bs, params, disable, depth + 1, out)
@@ -236,11 +243,11 @@ class Crack(DefectType):
                 continue
             ang = head[i] + rng.normal(0.0, 0.25)
             start = shapes.offset_point(start, ang + math.pi, 0.5 * length)
+            base = max(0.6, params["width"] * rng.uniform(0.3, 0.65))
             spts = _walk(rng, start, ang, length, params, "jagged" not in disable,
-                         params["zoom"])
+                         params["zoom"], base)
             ss_ = shapes.arc_length(spts)
-            sw = _widths(rng, ss_, max(0.6, params["width"] * rng.uniform(0.3, 0.65)), params,
-                         disable, params["zoom"], taper_start=True)
+            sw = _widths(rng, ss_, base, params, disable, params["zoom"], taper_start=True)
             out.append((spts, sw))
 
     def _spalls(self, rng, stroke, params) -> list[np.ndarray]:
@@ -277,8 +284,11 @@ class Crack(DefectType):
             return None
         zoom = params["zoom"]
         rim = 1.0 if "rims" in disable else params["rim_ratio"]
-        if rim < 1.0 and params["width"] >= 1.5:
-            core = coverage(strokes, [], region, width_scale=params["core_fraction"])
+        if rim < 1.0:
+            # Core: a blur of the coverage stays near 1 only well inside the crack.
+            sigma = max(0.4, 0.5 * params["core_fraction"] * params["width"])
+            inner = cv2.GaussianBlur(cov, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+            core = cov * smoothstep(0.45, 0.9, inner)
             dark = np.float32(params["darkness"]) * (np.float32(rim) * cov
                                                      + np.float32(1.0 - rim) * core)
         else:
