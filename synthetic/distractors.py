@@ -139,7 +139,9 @@ def edge(rng, img, zoom, material):
     if wobble > 0:
         dist += np.float32(wobble) * fbm(rng, h, w, 60.0 * zoom, 2)
     side = smoothstep(-0.7 * zoom, 0.7 * zoom, dist)
-    border = chance(rng, 0.3)
+    # Part borders (dark background beyond the edge) are typical of industrial parts;
+    # on pavements an edge is mostly a patch or kerb with a different tone.
+    border = chance(rng, 0.5 if material in ("machined_metal", "painted_metal") else 0.1)
     # An object border has a dark background on its far side.
     factor = rng.uniform(0.1, 0.4) if border else rng.uniform(0.7, 1.3)
     img *= (np.float32(1.0) + side * np.float32(factor - 1.0))[None]

@@ -50,7 +50,7 @@ DEFAULT_IMAGING: dict[str, dict[str, Any]] = {
     "blur": {"p": 0.5, "sigma": (0.3, 1.0), "motion_p": 0.15, "motion": (2.0, 6.0)},
     # Relative brightness loss at the corners.
     "vignetting": {"p": 0.3, "strength": (0.1, 0.4)},
-    # Std of the per-channel white-balance gains.
+    # Std of the white-balance error (blue-amber axis; green-magenta at 35 %).
     "color_cast": {"p": 0.7, "strength": 0.03},
     # Gamma, contrast around mid-grey and exposure gain.
     "tone": {"p": 0.6, "gamma": (0.85, 1.2), "contrast": (0.85, 1.2), "exposure": (0.85, 1.15)},
@@ -134,7 +134,11 @@ def sample_imaging(
                            "centre": [float(rng.uniform(0.35, 0.65)),
                                       float(rng.uniform(0.35, 0.65))]}
         elif effect == "color_cast":
-            g = 1.0 + o["strength"] * rng.standard_normal(3)
+            # White balance error: mostly along the blue-amber (temperature) axis,
+            # a little along green-magenta.
+            temp = o["strength"] * rng.standard_normal()
+            green = 0.35 * o["strength"] * rng.standard_normal()
+            g = np.array([1.0 + temp, 1.0 + green, 1.0 - temp])
             out[effect] = {"gains": (g / g.mean()).tolist()}
         elif effect == "tone":
             out[effect] = {"gamma": uniform(rng, o["gamma"]),
@@ -176,14 +180,24 @@ def apply_scene(rng: np.random.Generator, img: np.ndarray, p: Mapping[str, Any])
     if "shadows" in p:
         q = p["shadows"]
         mask8 = np.zeros((lh, lw), np.uint8)
+        yy = np.arange(lh, dtype=np.float32)[:, None]
+        xx = np.arange(lw, dtype=np.float32)[None, :]
         for _ in range(q["count"]):
-            # A large polygon, often entering from outside the frame.
-            cx, cy = rng.uniform(-0.2, 1.2) * lw, rng.uniform(-0.2, 1.2) * lh
-            r = rng.uniform(0.3, 0.9) * max(lh, lw)
-            angles = np.sort(rng.uniform(0, 2 * math.pi, int(rng.integers(4, 8))))
-            pts = np.stack([cx + r * np.cos(angles) * rng.uniform(0.5, 1.2, angles.size),
-                            cy + r * np.sin(angles) * rng.uniform(0.5, 1.2, angles.size)], 1)
-            cv2.fillPoly(mask8, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+            if rng.random() < 0.5:
+                # Straight-edged shadow of a building, wall or vehicle: a half-plane
+                # with a slightly wavy boundary.
+                a = rng.uniform(0, 2 * math.pi)
+                cx, cy = rng.uniform(0.2, 0.8) * lw, rng.uniform(0.2, 0.8) * lh
+                dist = (xx - np.float32(cx)) * np.float32(math.cos(a)) + (
+                    yy - np.float32(cy)) * np.float32(math.sin(a))
+                dist = dist + np.float32(rng.uniform(0, 0.03) * max(lh, lw)) * fbm(
+                    rng, lh, lw, max(lh, lw) / 3.0, 2)
+                mask8 = np.maximum(mask8, (dist > 0).astype(np.uint8) * np.uint8(255))
+            else:
+                # Dappled shadow of foliage: thresholded fractal noise.
+                field = fbm(rng, lh, lw, rng.uniform(0.1, 0.3) * max(lh, lw), 3)
+                t = rng.uniform(-0.3, 0.6)
+                mask8 = np.maximum(mask8, (field > t).astype(np.uint8) * np.uint8(255))
         mask = mask8.astype(np.float32) * np.float32(1.0 / 255.0)
         mask = cv2.GaussianBlur(mask, (0, 0), max(q["softness"] / 4.0, 0.5))
         shadow = np.float32(q["darkness"]) * np.minimum(mask, 1.0)

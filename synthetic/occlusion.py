@@ -59,7 +59,8 @@ def draw_occluders(
             radius = rng.uniform(5.0, 16.0) * zoom
             outline = shapes.radial_blob(rng, centre, radius, rng.uniform(0.3, 0.5),
                                          rng.uniform(0, math.pi), 0.1, n=24, harmonics=2)
-            colour = np.array([40, 90, 110] if rng.random() < 0.6 else [50, 110, 80], np.float32)
+            # Mostly dry (brown) leaves, sometimes a dull green one (BGR).
+            colour = np.array([45, 85, 115] if rng.random() < 0.75 else [60, 105, 85], np.float32)
             alpha_max = 1.0
         elif kind == "sand":
             radius = rng.uniform(6.0, 20.0) * zoom

@@ -71,19 +71,26 @@ def fractal_subdivide(
     roughness: float,
     min_segment: float,
     max_levels: int = 8,
+    hurst: float = 1.0,
+    reference: float = 4.0,
 ) -> np.ndarray:
-    """Midpoint-displacement refinement of a polyline (self-similar jaggedness).
+    """Midpoint-displacement refinement of a polyline (self-affine jaggedness).
 
     Every level inserts the midpoint of each segment displaced perpendicular to it by
-    ``N(0, roughness * segment_length)``, until the mean segment is shorter than
-    ``min_segment``.
+    ``N(0, roughness * L * (L / reference) ** (hurst - 1))`` for a segment of length
+    ``L``, until the mean segment is shorter than ``min_segment``. ``hurst = 1`` is
+    self-similar; ``hurst < 1`` (real fracture profiles: ~0.6-0.8) makes the path
+    relatively rougher at small scales and smoother at large ones.
 
     Args:
         rng: Random generator.
         pts: ``(N, 2)`` polyline.
-        roughness: Relative perpendicular displacement (0 = straight refinement).
+        roughness: Relative perpendicular displacement at segment length ``reference``
+            (0 = straight refinement).
         min_segment: Target mean segment length in pixels.
         max_levels: Upper bound on subdivision levels.
+        hurst: Hurst exponent of the roughness.
+        reference: Segment length in pixels at which ``roughness`` applies.
 
     Returns:
         Refined ``(M, 2)`` polyline that starts and ends at the same points.
@@ -95,7 +102,8 @@ def fractal_subdivide(
         if seg_len.size == 0 or float(seg_len.mean()) <= min_segment:
             break
         normal = np.stack([-seg[:, 1], seg[:, 0]], axis=1) / np.maximum(seg_len, 1e-9)[:, None]
-        disp = rng.normal(0.0, 1.0, seg_len.size) * roughness * seg_len
+        rel = roughness * (np.maximum(seg_len, 1e-6) / reference) ** (hurst - 1.0)
+        disp = rng.normal(0.0, 1.0, seg_len.size) * rel * seg_len
         mids = (pts[1:] + pts[:-1]) * 0.5 + normal * disp[:, None]
         out = np.empty((pts.shape[0] + mids.shape[0], 2))
         out[0::2] = pts
@@ -147,8 +155,9 @@ def width_profile(
     """
     w = np.full(s.shape, float(base_width))
     if variation > 0:
+        # Log-normal variation, clipped so that no stretch bulges beyond 1.8x the base.
         slow = noise_1d(rng, s, wavelength)
-        w *= np.exp(variation * slow - 0.5 * variation * variation)
+        w *= np.clip(np.exp(variation * slow - 0.5 * variation * variation), 0.35, 1.8)
     if jitter > 0:
         w *= np.clip(1.0 + jitter * rng.standard_normal(s.shape), 0.2, 2.0)
     w = np.maximum(w, min_width)

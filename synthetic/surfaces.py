@@ -146,7 +146,7 @@ def asphalt(rng, h, w, zoom, disable):
     if "texture" not in disable:
         fine = uniform(rng, (3.0, 6.0))
         chip_sigma = uniform(rng, (0.6, 1.1)) * zoom
-        chip_t, chip_a = uniform(rng, (0.5, 1.2)), uniform(rng, (15.0, 32.0))
+        chip_t, chip_a = uniform(rng, (0.8, 1.4)), uniform(rng, (15.0, 32.0))
         pore_t, pore_a = uniform(rng, (0.9, 1.6)), uniform(rng, (12.0, 28.0))
         relief = uniform(rng, (0.6, 1.6))
         light = float(rng.uniform(-math.pi, math.pi))
@@ -154,7 +154,7 @@ def asphalt(rng, h, w, zoom, disable):
         height += np.float32(fine) * grain(rng, h, w, 0.5 * zoom)
         # Sparse larger stones, crisp light ones and some dark ones.
         stone_sigma = uniform(rng, (0.9, 1.6)) * zoom
-        stone_t, stone_a = uniform(rng, (1.6, 2.3)), uniform(rng, (25.0, 55.0))
+        stone_t, stone_a = uniform(rng, (1.8, 2.6)), uniform(rng, (12.0, 40.0))
         st = spots(rng, h, w, stone_sigma)
         height += np.float32(stone_a) * smoothstep(stone_t, stone_t + 0.5, st)
         height -= np.float32(0.6 * stone_a) * smoothstep(stone_t + 0.3, stone_t + 0.8, -st)
@@ -189,8 +189,8 @@ def concrete(rng, h, w, zoom, disable):
         lum += _relief(height, float(rng.uniform(-math.pi, math.pi)), uniform(rng, (0.4, 1.2)))
         lum += np.float32(uniform(rng, (2.0, 7.0))) * fbm(rng, h, w, 60.0 * zoom, 3)
         brushed = chance(rng, 0.3)
-        if brushed:
-            lum += np.float32(uniform(rng, (1.5, 5.0))) * _streaks(rng, h, w, zoom)
+        if brushed:  # broom finish: short, soft streaks
+            lum += np.float32(uniform(rng, (1.0, 3.0))) * _streaks(rng, h, w, zoom, short=True)
         p.update(brushed=brushed)
     img = _colourise(rng, lum, tint, 0.012, disable)
     p["stains"] = _stains(rng, img, zoom, ("water", "dirt", "light", "oil"), (0.08, 0.25),
@@ -280,9 +280,9 @@ def painted_metal(rng, h, w, zoom, disable):
 
 
 def _streaks(rng: np.random.Generator, h: int, w: int, zoom: float,
-             vertical: bool = False) -> np.ndarray:
+             vertical: bool = False, short: bool = False) -> np.ndarray:
     """Unit-std streaks along x (or y): white noise stretched along one axis."""
-    stretch = rng.uniform(16.0, 64.0) * zoom
+    stretch = (rng.uniform(6.0, 16.0) if short else rng.uniform(16.0, 64.0)) * zoom
     if vertical:
         small = rng.standard_normal((max(2, int(h / stretch)), w)).astype(np.float32)
     else:

@@ -26,7 +26,7 @@ class DefectRender:
 
     The compositor applies, per pixel of the window and channel ``c``::
 
-        image = image * (1 - darkness * tint[c]) + offset
+        image = image * (1 - darkness * tint[c]) + offset * offset_tint[c]
 
     and labels the pixels whose (visible) coverage is at least 0.5.
 
@@ -38,6 +38,7 @@ class DefectRender:
         tint: Per-channel (B, G, R) multipliers of ``darkness`` (colour of the defect).
         offset: Optional float32 (h, w) additive change in grey levels (0..255 scale),
             e.g. dust, a bright rim or the colour a scratch blends towards.
+        offset_tint: Per-channel (B, G, R) multipliers of ``offset``.
     """
 
     region: Region
@@ -45,6 +46,7 @@ class DefectRender:
     darkness: np.ndarray
     tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
     offset: np.ndarray | None = None
+    offset_tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def apply(self, image: np.ndarray) -> None:
         """Apply the appearance change to a planar float32 (3, H, W) image in place.
@@ -63,7 +65,8 @@ class DefectRender:
         tint = np.asarray(self.tint, np.float32).reshape(3, 1)
         px *= np.float32(1.0) - self.darkness[ys, xs][None] * tint
         if self.offset is not None:
-            px += self.offset[ys, xs][None]
+            otint = np.asarray(self.offset_tint, np.float32).reshape(3, 1)
+            px += self.offset[ys, xs][None] * otint
         image[:, gy, gx] = px
 
 

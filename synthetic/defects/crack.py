@@ -47,7 +47,8 @@ def _walk(
     # cracks stop subdividing earlier (this keeps the rasterisation cost proportional to
     # the crack length rather than its area).
     min_segment = max(1.5, 0.6 * width)
-    return shapes.fractal_subdivide(rng, pts, p["roughness"] if jagged else 0.0, min_segment)
+    return shapes.fractal_subdivide(rng, pts, p["roughness"] if jagged else 0.0, min_segment,
+                                    hurst=0.7)
 
 
 def _widths(
@@ -92,8 +93,8 @@ class Crack(DefectType):
         "turn_sigma": (0.08, 0.3),  # heading noise per coarse step (rad)
         "momentum": (0.3, 0.8),
         "straightness": (0.03, 0.2),
-        "roughness": (0.08, 0.22),  # fractal displacement / segment length
-        "width_variation": (0.2, 0.6),
+        "roughness": (0.12, 0.3),  # fractal displacement / segment length at 4 px
+        "width_variation": (0.15, 0.45),
         "variation_wavelength": (20.0, 90.0),  # px at zoom 1
         "width_jitter": (0.05, 0.25),
         "taper": (0.05, 0.3),  # fraction of length over which tips narrow
@@ -112,7 +113,7 @@ class Crack(DefectType):
         "fade": (0.0, 0.6),  # amplitude of darkness fading along the crack
         "halo_prob": 0.25,
         "halo": (3.0, 12.0),  # grey levels of the bright halo outside the crack
-        "tint": 0.06,  # std of the per-channel darkening colour
+        "tint": 0.03,  # std of the per-channel darkening colour
     }
 
     def sample_params(
@@ -279,20 +280,23 @@ class Crack(DefectType):
         region = bounding_region(strokes, spalls, size, margin=margin)
         if region is None:
             return None
-        cov = coverage(strokes, spalls, region)
+        cov = coverage(strokes, spalls, region)  # the label: strokes and spalls together
         if not cov.any():
             return None
         zoom = params["zoom"]
+        d = np.float32(params["darkness"])
         rim = 1.0 if "rims" in disable else params["rim_ratio"]
         if rim < 1.0:
+            lines = coverage(strokes, [], region) if spalls else cov
             # Core: a blur of the coverage stays near 1 only well inside the crack.
             sigma = max(0.4, 0.5 * params["core_fraction"] * params["width"])
-            inner = cv2.GaussianBlur(cov, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-            core = cov * smoothstep(0.45, 0.9, inner)
-            dark = np.float32(params["darkness"]) * (np.float32(rim) * cov
-                                                     + np.float32(1.0 - rim) * core)
+            inner = cv2.GaussianBlur(lines, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+            core = lines * smoothstep(0.45, 0.9, inner)
+            dark = d * (np.float32(rim) * lines + np.float32(1.0 - rim) * core)
+            if spalls:  # chipped edges are shallow: lighter than the crack itself
+                dark += d * np.float32(rng.uniform(0.25, 0.55)) * (cov - lines)
         else:
-            dark = np.float32(params["darkness"]) * cov
+            dark = d * cov
         rh, rw = region.shape
         if "fading" not in disable and params["fade"] > 0:
             f = smooth_noise(rng, rh, rw, rng.uniform(30.0, 90.0) * zoom)
@@ -307,4 +311,5 @@ class Crack(DefectType):
             ring = halo(cov, 0.6 + 0.5 * params["width"]) * np.float32(params["halo"])
             offset = ring if offset is None else offset + ring
         return DefectRender(region=region, coverage=cov, darkness=dark,
-                            tint=tuple(params["tint"]), offset=offset)
+                            tint=tuple(params["tint"]), offset=offset,
+                            offset_tint=(0.85, 0.97, 1.12))  # sandy dust (BGR)
