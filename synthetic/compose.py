@@ -8,6 +8,7 @@ stages and an ablation compares like with like.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,11 +116,20 @@ def check_disable(disable: str | Iterable[str] | None) -> frozenset[str]:
     return names
 
 
-def stage_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
-    """The per-stage generators of image ``index`` of a run with ``seed``."""
+def image_seed_sequence(seed: int, index: int, style: str) -> np.random.SeedSequence:
+    """The seed sequence of image ``index`` of a run with ``seed`` in ``style``.
+
+    The style name is part of the entropy so that a source and a target set generated
+    with the same seed do not share their crack geometry (no accidental pairing).
+    """
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be non-negative, got seed={seed}, index={index}")
-    children = np.random.SeedSequence([int(seed), int(index)]).spawn(len(_STAGES))
+    return np.random.SeedSequence([int(seed), int(index), zlib.crc32(style.encode("utf-8"))])
+
+
+def stage_rngs(seed: int, index: int, style: str) -> dict[str, np.random.Generator]:
+    """The per-stage generators of image ``index`` (children of its seed sequence)."""
+    children = image_seed_sequence(seed, index, style).spawn(len(_STAGES))
     return {name: np.random.default_rng(children[i]) for i, name in enumerate(_STAGES)}
 
 
@@ -136,7 +146,7 @@ def render_sample(
     Args:
         seed: Run seed (non-negative int).
         index: Image index within the run (non-negative int); the image's randomness is
-            ``numpy.random.SeedSequence([seed, index])``.
+            ``numpy.random.SeedSequence([seed, index, crc32(style)])``.
         types: Defect type names (or ``"crack,spot"``); class id = position + 1.
             Default ``("crack",)``.
         size: Output size: ``S`` for S x S pixels, or ``(width, height)``. Default 512.
@@ -158,7 +168,7 @@ def render_sample(
     style_obj = get_style(check_style(style))
     off = check_disable(disable)
     h, w = parse_size(size)
-    rngs = stage_rngs(seed, index)
+    rngs = stage_rngs(seed, index, style_obj.name)
 
     # ----------------------------------------------------------------- layout
     lay = rngs["layout"]

@@ -265,7 +265,9 @@ def generate_dataset(
         progress: Show a tqdm progress bar with ETA on stderr. Default True.
 
     Returns:
-        The content of ``meta.json`` as a dictionary.
+        The content of ``meta.json`` as a dictionary, plus ``"_elapsed_s"``: the wall
+        time of rendering and writing in seconds (not written to disk, so that the
+        output stays reproducible).
 
     Raises:
         ValueError: On a bad argument (the message names the value and what is allowed).
@@ -300,13 +302,15 @@ def generate_dataset(
 
         bar = tqdm(total=num, unit="img", desc=f"synthetic {style}", dynamic_ncols=True)
     t0 = time.perf_counter()
+    results = _results(jobs, workers)
     try:
-        for index, img_b, mask_b, params in _results(jobs, workers):
+        for index, img_b, mask_b, params in results:
             _write_pair(out, names[index], fmt, img_b, mask_b)
             per_image[names[index]] = params
             if bar is not None:
                 bar.update(1)
     except BaseException:
+        results.close()  # stops (terminates) the worker pool first
         if bar is not None:
             bar.close()
         remove_partial_pairs(out)

@@ -157,3 +157,41 @@ def test_jpg_format_and_disable_recorded(tmp_path):
     assert meta["args"]["disable"] == ["distractors", "jpeg"]
     for params in meta["images"].values():
         assert params["distractors"] == [] and "jpeg" not in params["imaging"]
+
+
+def test_ctrl_c_during_parallel_run_leaves_complete_pairs_only(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "ds"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synthetic", "generate", "--num", "400", "--size", "192",
+         "--workers", "2", "--out", str(out), "--quiet"],
+        cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if (out / "masks").is_dir() and len(list((out / "masks").iterdir())) >= 3:
+                break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err
+    images = sorted(p.name for p in (out / "images").iterdir())
+    masks = sorted(p.name for p in (out / "masks").iterdir())
+    assert images == masks and len(images) >= 3
+    assert not any(".tmp" in n for n in images + masks)
+    assert not (out / "meta.json").exists()
