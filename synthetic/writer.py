@@ -161,6 +161,27 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def meta_json(meta: dict[str, Any]) -> str:
+    """Serialise ``meta`` as JSON: header fields one per line, one line per image.
+
+    Compact enough for 100k images (~2 kB each) and still readable with ``less``.
+    """
+    lines = ["{"]
+    for key, value in meta.items():
+        if key == "images":
+            continue
+        lines.append(f" {json.dumps(key)}: {json.dumps(value)},")
+    images = meta.get("images", {})
+    lines.append(' "images": {')
+    items = list(images.items())
+    for k, (name, params) in enumerate(items):
+        sep = "," if k + 1 < len(items) else ""
+        lines.append(f"  {json.dumps(name)}: {json.dumps(params, separators=(',', ':'))}{sep}")
+    lines.append(" }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def split_names(
     names: Sequence[str], val_fraction: float, seed: int
 ) -> tuple[list[str], list[str]]:
@@ -344,7 +365,7 @@ def generate_dataset(
         "splits": {"train": len(train), "val": len(val)},
         "images": per_image,
     }
-    _atomic_text(out / "meta.json", json.dumps(meta, indent=1, sort_keys=False) + "\n")
+    _atomic_text(out / "meta.json", meta_json(meta))
     if preview:
         write_preview(out, names[: min(8, num)], fmt)
     meta["_elapsed_s"] = elapsed  # not written to disk (would break reproducibility)
