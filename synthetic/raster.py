@@ -163,18 +163,32 @@ def _capsule_spans(
         half = np.sqrt(np.where(ok, d2, 0.0))
         np.fmin(xl, np.where(ok, cx - half, np.inf), out=xl)
         np.fmax(xr, np.where(ok, cx + half, -np.inf), out=xr)
-    # Rectangle between the two end discs.
+    # Rectangle between the two end discs: |(P - A) . n| <= r and 0 <= (P - A) . d <= L,
+    # with d and n the unit direction and normal. On a row both are linear in x, so
+    # each gives an x interval (or everything / nothing when its x coefficient is 0).
     dx, dyy = bx - ax, by - ay
     length = np.hypot(dx, dyy)
     valid = length > 1e-9
-    inv = np.where(valid, 1.0 / np.where(valid, length, 1.0), 0.0)
-    nx, ny = -dyy * inv * rr, dx * inv * rr
-    corners = (
-        (ax + nx, ay + ny), (bx + nx, by + ny), (bx - nx, by - ny), (ax - nx, ay - ny)
-    )
-    for k in range(4):
-        p, q = corners[k], corners[(k + 1) % 4]
-        _edge_crossings(p[0], p[1], q[0], q[1], y, xl, xr)
+    inv = 1.0 / np.where(valid, length, 1.0)
+    ux, uy = dx * inv, dyy * inv  # direction d
+    u0 = y - ay
+    lo = np.where(valid, -np.inf, np.inf)
+    hi = np.where(valid, np.inf, -np.inf)
+    for cx_, cy_, c_lo, c_hi in ((-uy, ux, -rr, rr), (ux, uy, 0.0, length)):
+        # c_lo <= (x - ax) * cx_ + u0 * cy_ <= c_hi
+        off = u0 * cy_
+        steep = np.abs(cx_) > 1e-12
+        safe = np.where(steep, cx_, 1.0)
+        e1 = ax + (c_lo - off) / safe
+        e2 = ax + (c_hi - off) / safe
+        inside = (off >= c_lo) & (off <= c_hi)
+        lo_k = np.where(steep, np.minimum(e1, e2), np.where(inside, -np.inf, np.inf))
+        hi_k = np.where(steep, np.maximum(e1, e2), np.where(inside, np.inf, -np.inf))
+        np.maximum(lo, lo_k, out=lo)
+        np.minimum(hi, hi_k, out=hi)
+    ok = lo <= hi
+    np.fmin(xl, np.where(ok, lo, np.inf), out=xl)
+    np.fmax(xr, np.where(ok, hi, -np.inf), out=xr)
     return rows, xl, xr
 
 
@@ -250,6 +264,79 @@ def _accumulate(
     return counts.astype(np.uint8)
 
 
+def _stroke_spans(strokes, to_canvas, width_scale, ss, n_rows):
+    seg_a, seg_b, seg_r = [], [], []
+    for pts, wid in strokes:
+        if len(pts) < 2:
+            continue
+        c = to_canvas(np.asarray(pts, dtype=np.float64))
+        r = 0.25 * (wid[1:] + wid[:-1]) * width_scale * ss
+        keep = r > 1e-3 * ss
+        seg_a.append(c[:-1][keep])
+        seg_b.append(c[1:][keep])
+        seg_r.append(r[keep])
+    if not seg_a:
+        return None
+    a, b, r = np.concatenate(seg_a), np.concatenate(seg_b), np.concatenate(seg_r)
+    if not a.size:
+        return None
+    return _capsule_spans(a, b, r, n_rows)
+
+
+def _polygon_spans(polygons, to_canvas, n_rows):
+    tris = []
+    for poly in polygons:
+        if len(poly) < 3:
+            continue
+        c = to_canvas(np.asarray(poly, dtype=np.float64))
+        centre = c.mean(axis=0)
+        nxt = np.roll(c, -1, axis=0)
+        tris.append(np.stack([np.broadcast_to(centre, c.shape), c, nxt], axis=1))
+    if not tris:
+        return None
+    return _triangle_spans(np.concatenate(tris), n_rows)
+
+
+def _to_coverage(parts, shape, ss) -> np.ndarray:
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return np.zeros(shape, np.float32)
+    counts = _accumulate(np.concatenate([p[0] for p in parts]),
+                         np.concatenate([p[1] for p in parts]),
+                         np.concatenate([p[2] for p in parts]), shape, ss)
+    return counts.astype(np.float32) * np.float32(1.0 / (ss * ss))
+
+
+def coverage_layers(
+    strokes: Sequence[Stroke],
+    polygons: Sequence[np.ndarray],
+    region: Region,
+    ss: int = SUPERSAMPLE,
+    width_scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage of strokes and polygons together, and of the strokes alone.
+
+    Same as two calls of :func:`coverage` but the stroke spans are computed once.
+
+    Returns:
+        ``(union, strokes_only)`` float32 arrays of shape ``region.shape``.
+    """
+    if not 1 <= ss <= 15:
+        raise ValueError(f"supersampling factor must be in 1..15, got {ss}")
+    h, w = region.shape
+    origin = np.array([region.x0, region.y0], dtype=np.float64)
+
+    def to_canvas(p: np.ndarray) -> np.ndarray:
+        return (p - origin + 0.5) * ss - 0.5
+
+    lines = _stroke_spans(strokes, to_canvas, width_scale, ss, h * ss)
+    polys = _polygon_spans(polygons, to_canvas, h * ss)
+    only = _to_coverage([lines], (h, w), ss)
+    if polys is None:
+        return only, only
+    return _to_coverage([lines, polys], (h, w), ss), only
+
+
 def coverage(
     strokes: Sequence[Stroke],
     polygons: Sequence[np.ndarray],
@@ -278,43 +365,5 @@ def coverage(
     def to_canvas(p: np.ndarray) -> np.ndarray:
         return (p - origin + 0.5) * ss - 0.5
 
-    parts_rows: list[np.ndarray] = []
-    parts_l: list[np.ndarray] = []
-    parts_r: list[np.ndarray] = []
-    seg_a, seg_b, seg_r = [], [], []
-    for pts, wid in strokes:
-        if len(pts) < 2:
-            continue
-        c = to_canvas(np.asarray(pts, dtype=np.float64))
-        r = 0.25 * (wid[1:] + wid[:-1]) * width_scale * ss
-        keep = r > 1e-3 * ss
-        seg_a.append(c[:-1][keep])
-        seg_b.append(c[1:][keep])
-        seg_r.append(r[keep])
-    if seg_a:
-        a, b, r = np.concatenate(seg_a), np.concatenate(seg_b), np.concatenate(seg_r)
-        if a.size:
-            rows, xl, xr = _capsule_spans(a, b, r, h * ss)
-            parts_rows.append(rows)
-            parts_l.append(xl)
-            parts_r.append(xr)
-    tris = []
-    for poly in polygons:
-        if len(poly) < 3:
-            continue
-        c = to_canvas(np.asarray(poly, dtype=np.float64))
-        centre = c.mean(axis=0)
-        nxt = np.roll(c, -1, axis=0)
-        tris.append(np.stack([np.broadcast_to(centre, c.shape), c, nxt], axis=1))
-    if tris:
-        rows, xl, xr = _triangle_spans(np.concatenate(tris), h * ss)
-        parts_rows.append(rows)
-        parts_l.append(xl)
-        parts_r.append(xr)
-    if not parts_rows:
-        return np.zeros((h, w), np.float32)
-    counts = _accumulate(
-        np.concatenate(parts_rows), np.concatenate(parts_l), np.concatenate(parts_r),
-        (h, w), ss,
-    )
-    return counts.astype(np.float32) * np.float32(1.0 / (ss * ss))
+    return _to_coverage([_stroke_spans(strokes, to_canvas, width_scale, ss, h * ss),
+                         _polygon_spans(polygons, to_canvas, h * ss)], (h, w), ss)

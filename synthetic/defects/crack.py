@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import shapes
 from ..noise import grain, smooth_noise, smoothstep
-from ..raster import bounding_region, coverage
+from ..raster import bounding_region, coverage_layers
 from ..sampling import chance, integer, log_uniform, sub_seed, uniform
 from .base import DefectRender, DefectType, halo, register_defect
 
@@ -280,14 +280,14 @@ class Crack(DefectType):
         region = bounding_region(strokes, spalls, size, margin=margin)
         if region is None:
             return None
-        cov = coverage(strokes, spalls, region)  # the label: strokes and spalls together
+        # The label covers strokes and spalls together; the core uses the strokes only.
+        cov, lines = coverage_layers(strokes, spalls, region)
         if not cov.any():
             return None
         zoom = params["zoom"]
         d = np.float32(params["darkness"])
         rim = 1.0 if "rims" in disable else params["rim_ratio"]
         if rim < 1.0:
-            lines = coverage(strokes, [], region) if spalls else cov
             # Core: a blur of the coverage stays near 1 only well inside the crack.
             sigma = max(0.4, 0.5 * params["core_fraction"] * params["width"])
             inner = cv2.GaussianBlur(lines, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
