@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             disable=args.disable,
             progress=not args.quiet,
         )
-    except FileExistsError as exc:
+    except (FileExistsError, NotADirectoryError) as exc:
         parser.error(str(exc))
     except KeyboardInterrupt:
         print(f"\ninterrupted; partial image/mask pairs removed from {args.out}",

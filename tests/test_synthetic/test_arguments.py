@@ -49,6 +49,16 @@ def test_cli_refuses_non_empty_folder(tmp_path, capsys):
     assert (tmp_path / "x.txt").read_text() == "keep"
 
 
+def test_cli_refuses_a_file_as_output(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("keep")
+    with pytest.raises(SystemExit) as e:
+        main(BASE + ["--out", str(target), "--quiet"])
+    assert e.value.code == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep"
+
+
 def test_cli_generate_and_list(tmp_path, capsys):
     assert main(BASE + ["--out", str(tmp_path / "ok"), "--quiet", "--style", "lab"]) == 0
     assert (tmp_path / "ok" / "meta.json").exists()
