@@ -84,13 +84,10 @@ def parse_args(argv=None):
 
 
 def image_set(source: str) -> list:
-    """Images of a folder, of a dataset root's ``images/`` folder, or of a glob."""
+    """Images of a dataset root's ``images/`` folder (when it has one), a folder, or a glob."""
     inner = osp.join(source, "images")
     if osp.isdir(source) and osp.isdir(inner):
-        try:
-            return list_images(source)
-        except FileNotFoundError:
-            return list_images(inner)
+        return list_images(inner)  # a dataset root (preview.png etc. beside images/ ignored)
     return list_images(source)
 
 
@@ -106,6 +103,10 @@ def main(argv=None) -> int:
     try:
         source = subsample(image_set(args.source), args.max_images, args.seed)
         target = subsample(image_set(args.target), args.max_images, args.seed + 1)
+        for name, paths in (("--source", source), ("--target", target)):
+            if len(paths) < 2:
+                raise ValueError(f"{name} {getattr(args, name[2:])!r} has {len(paths)} image(s); "
+                                 "the statistics need at least 2 per domain")
         checkpoints = [(args.labels[0] if args.checkpoint_after else "model", args.checkpoint)]
         if args.checkpoint_after:
             checkpoints.append((args.labels[1], args.checkpoint_after))

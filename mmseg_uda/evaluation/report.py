@@ -101,7 +101,10 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
                 [["truly defective", img["TP"], img["FN"]],
                  ["truly OK", img["FP"], img["TN"]]])
             + f"\nprecision {_fmt(img.get('precision'))} %, recall {_fmt(img.get('recall'))} %, "
-              f"accuracy {_fmt(img.get('accuracy'))} %\n")
+              f"accuracy {_fmt(img.get('accuracy'))} %\n"
+            + ("\nNo defect-free image in the set: false alarms are not measured "
+               "(tools/calibrate.py --tile-size judges tiles instead).\n"
+               if img.get("num_ok") == 0 else ""))
     return "\n".join(out)
 
 

@@ -162,6 +162,7 @@ def test_report_numbers_on_hand_built_predictions(tmp_path):
     assert rows[2]["pred_verdict"] == "OK" and rows[2]["verdict_correct"] == "1"
     md = (tmp_path / "r.md").read_text()
     assert "## F1 by distance tolerance" in md and "| truly defective | 2 | 0 |" in md
+    assert "No defect-free image" not in md  # c.png is a true negative
 
 
 def test_verdict_min_area_and_false_alarm():

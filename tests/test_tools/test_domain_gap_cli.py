@@ -52,6 +52,12 @@ def test_domain_gap_errors(run, tmp_path):
             *run["model_options"]]
     with pytest.raises(SystemExit, match="no images in folder .*empty"):
         tool.main(base[:1] + ["--source", run["data_root"], "--target", str(empty)] + base[1:])
+    single = tmp_path / "single"
+    (single / "images").mkdir(parents=True)
+    cv2.imwrite(str(single / "images" / "a.png"), np.zeros((32, 32, 3), np.uint8))
+    cv2.imwrite(str(single / "preview.png"), np.zeros((32, 32, 3), np.uint8))  # not listed
+    with pytest.raises(SystemExit, match="--target .*single.* has 1 image"):
+        tool.main(base[:1] + ["--source", run["data_root"], "--target", str(single)] + base[1:])
     with pytest.raises(SystemExit, match="checkpoint file not found: .*gone.pth"):
         tool.main(base[:1] + ["--source", run["data_root"], "--target", run["data_root"],
                               "--checkpoint", str(tmp_path / "gone.pth")] + base[1:])
