@@ -8,10 +8,13 @@ session — and returns what the tools need to run on it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import os.path as osp
 import subprocess
 import sys
 from typing import Dict, List, Optional
+
+import torch
 
 from helpers import REPO, TINY_MODEL, cfg_options, write_dataset
 
@@ -57,8 +60,13 @@ def tiny_run(tmp_path_factory) -> dict:
             "default_hooks.checkpoint.interval": 2, "default_hooks.logger.interval": 1,
         })
         work_dir = str(root / "work")
-        load_tool("train").main([CONFIG, "--work-dir", work_dir, "--cfg-options",
-                                 *cfg_options(train_opts)])
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny model: OpenMP threads only contend on a busy machine
+        try:
+            load_tool("train").main([CONFIG, "--work-dir", work_dir, "--cfg-options",
+                                     *cfg_options(train_opts)])
+        finally:
+            torch.set_num_threads(threads)
         checkpoint = osp.join(work_dir, "iter_2.pth")
         assert osp.isfile(checkpoint), f"training did not write {checkpoint}"
         _RUN.update(config=CONFIG, checkpoint=checkpoint, data_root=data_root,
@@ -76,10 +84,11 @@ def run_tool(name: str, args: List[str], cwd: Optional[str] = None,
 
 
 def _env() -> dict:
-    import os
-
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # One OpenMP thread: the tiny models gain nothing from more, and on a shared 2-core
+    # machine spinning threads made these runs 4x slower.
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 

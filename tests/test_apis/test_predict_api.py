@@ -181,6 +181,15 @@ def test_tiled_equals_whole_for_a_pointwise_model():
     torch.testing.assert_close(tiled["attention"], whole["attention"])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared 2-core machine: one OpenMP thread avoids spinning contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def tiny_model():
     torch.manual_seed(0)
