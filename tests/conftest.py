@@ -1,7 +1,11 @@
 import os
 import sys
 
-import pytest
+# Tiny models: OpenMP threads only contend (4x slower on a busy 2-core machine). Set before
+# torch is imported; the tools the tests start inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 
