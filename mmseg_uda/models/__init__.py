@@ -3,8 +3,9 @@
 from . import losses, segmentors
 from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
 from .segmentors import WeightedEncoderDecoder
+from .uda import DACS  # also registers UDASegDataPreProcessor
 
 __all__ = [
     "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
-    "weighted_cross_entropy",
+    "weighted_cross_entropy", "DACS",
 ]
