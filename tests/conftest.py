@@ -5,10 +5,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from helpers import write_dataset  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401  (compat fixes before any mmseg import in the tests)
+from helpers import write_dataset  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")

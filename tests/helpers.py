@@ -11,6 +11,17 @@ import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+CPU_CONFIG = osp.join(REPO, "configs", "segformer", "segformer_mit-b0_4x1k_cracks-256_cpu.py")
+# --cfg-options for a few-iteration run of a CPU config: no worker processes, short warm-up.
+FAST_RUN = {
+    "train_dataloader.num_workers": 0, "train_dataloader.persistent_workers": False,
+    "val_dataloader.num_workers": 0, "val_dataloader.persistent_workers": False,
+    "train_dataloader.batch_size": 2,
+    "param_scheduler.0.end": 2, "param_scheduler.1.begin": 2,
+    "default_hooks.logger.interval": 1, "default_hooks.checkpoint.interval": 3,
+    "train_cfg.val_interval": 100,
+}
+
 # A MiT small enough for CPU tests: 4 stages, one block each, 8-channel first stage.
 TINY_MODEL = {
     "model.backbone.embed_dims": 8,
@@ -89,3 +100,22 @@ def _fmt(value) -> str:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return str(list(value))
     return str(value)
+
+
+def tiny_segmentor(seed: int = 0, **head_overrides):
+    """A randomly initialised tiny SegFormer (``WeightedEncoderDecoder``), no preprocessor."""
+    import copy
+
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    import mmseg_uda  # noqa: F401  (compat before mmseg)
+
+    cfg = Config.fromfile(osp.join(REPO, "configs", "_base_", "models", "mit_b0.py"))
+    model = copy.deepcopy(cfg.model)
+    model.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1])
+    model.decode_head.update(in_channels=[8, 16, 40, 64], channels=16, **head_overrides)
+    model.data_preprocessor = None
+    torch.manual_seed(seed)
+    return MODELS.build(model)

@@ -11,6 +11,8 @@ Imported first by :mod:`mmseg_uda`, before any mmseg module:
 
 from __future__ import annotations
 
+import warnings
+
 from . import checkpoint, mmcv_ops, packages
 
 _MMCV_RANGE = ("2.0.0rc4", "2.2.0")
@@ -42,6 +44,9 @@ def apply() -> dict:
     """Apply every compatibility fix; idempotent. Returns what was done."""
     mmcv_version = check_mmcv()
     fallback = mmcv_ops.install()
+    if fallback:
+        # mmcv.cnn warns at import that mmcv-lite lacks this op; nothing here uses it.
+        warnings.filterwarnings("ignore", message=".*MultiScaleDeformableAttention.*")
     packages.install()
     checkpoint.install()
     return {"mmcv": mmcv_version, "mmcv_ops_fallback": fallback}

@@ -236,14 +236,10 @@ class DefectDataset(BaseSegDataset):
         num_classes = len(self._metainfo["classes"])
         bad = [v for v in np.flatnonzero(hist) if num_classes <= v < 255]
         if bad:
-            hint = ""
-            if set(np.flatnonzero(hist).tolist()) <= {0, 255} and num_classes == 2:
-                hint = (" (values 0/255 look like a black-and-white mask: store class ids, "
-                        "e.g. mask // 255, with 255 kept only for 'ignore')")
             raise DatasetError(
                 f"mask {info['seg_map_path']!r} has values {[int(v) for v in bad]} outside the "
                 f"{num_classes} classes {tuple(self._metainfo['classes'])} (allowed: "
-                f"0..{num_classes - 1} and 255 = ignore){hint}")
+                f"0..{num_classes - 1} and 255 = ignore)")
         return hist
 
     def _check_files(self, data_list: Sequence[dict]) -> None:
@@ -254,6 +250,12 @@ class DefectDataset(BaseSegDataset):
         if self.with_masks:
             total = np.sum([h for h in hists if h is not None], axis=0)
             num_classes = len(self._metainfo["classes"])
+            if total[1:num_classes].sum() == 0 and total[255] > 0:
+                raise DatasetError(
+                    f"the masks in {self.data_prefix['seg_map_path']!r} hold only 0 and 255: "
+                    "this looks like black-and-white masks, where 255 would mean 'ignore' here. "
+                    "Store class ids instead (e.g. mask // 255 for a binary defect), keeping 255 "
+                    "only for pixels to ignore")
             freq = total[:num_classes] / max(1, total[:num_classes].sum())
             self.class_pixel_fraction = freq.tolist()
             summary = ", ".join(f"{c}={f:.4f}" for c, f in

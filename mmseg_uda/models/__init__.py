@@ -1,11 +1,11 @@
 """Models registered into mmseg's MODELS registry."""
 
-from . import losses, segmentors
+from . import adaptation, losses, segmentors
 from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
 from .segmentors import WeightedEncoderDecoder
 from .uda import DACS  # also registers UDASegDataPreProcessor
 
 __all__ = [
-    "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
+    "adaptation", "losses", "segmentors", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
     "weighted_cross_entropy", "DACS",
 ]

@@ -1,26 +1,12 @@
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import REPO
-from mmengine.config import Config
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from helpers import tiny_segmentor
 from mmseg_uda.models import weighted_cross_entropy
 from mmseg_uda.models.segmentors import split_groups
-
-
-def tiny_segmentor(**head_overrides):
-    cfg = Config.fromfile(f"{REPO}/configs/_base_/models/mit_b0.py")
-    model = copy.deepcopy(cfg.model)
-    model.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1])
-    model.decode_head.update(in_channels=[8, 16, 40, 64], channels=16, **head_overrides)
-    model.data_preprocessor = None
-    torch.manual_seed(0)
-    return MODELS.build(model)
 
 
 def test_weighted_ce_equals_torch_ce_without_weights():

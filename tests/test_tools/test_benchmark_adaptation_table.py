@@ -1,0 +1,61 @@
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+from helpers import REPO
+
+spec = importlib.util.spec_from_file_location(
+    "benchmark_adaptation", osp.join(REPO, "tools", "benchmark_adaptation.py"))
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def run(seed, iou, f1=50.0, seconds=60.0, tol=None):
+    return dict(seed=seed, seconds=seconds,
+                scores=dict(IoU=iou, F1=f1, precision=1.0, recall=1.0, tolerant_F1=tol, mIoU=iou))
+
+
+def test_summary_mean_std_and_gap_closed():
+    table = bench.summarize({
+        "source_only": [run(0, 10.0), run(1, 14.0)],
+        "dacs": [run(0, 20.0), run(1, 24.0)],
+        "oracle": [run(0, 40.0), run(1, 44.0)],
+    })
+    assert table["source_only"]["IoU"] == (12.0, pytest.approx(2 ** 0.5 * 2))
+    assert table["dacs"]["gap_closed"] == pytest.approx((22 - 12) / (42 - 12))
+    assert table["oracle"]["gap_closed"] == pytest.approx(1.0)
+    assert table["dacs"]["tolerant_F1"] == (None, None)
+    md = bench.markdown_table(table, "crack")
+    assert "| dacs | 22.0 ± 2.8 |" in md and "33 %" in md and "n/a" in md
+
+
+def test_gap_undefined_without_oracle():
+    table = bench.summarize({"source_only": [run(0, 10.0)], "dacs": [run(0, 12.0)]})
+    assert table["dacs"]["gap_closed"] is None
+    assert table["dacs"]["IoU"] == (12.0, 0.0)
+
+
+def test_defect_scores_reads_the_test_report():
+    report = {"mIoU": 60.0, "classes": ["background", "crack"], "per_class": {
+        "background": {"IoU": 95.0, "F1": 97.0, "precision": 96.0, "recall": 98.0},
+        "crack": {"IoU": 25.0, "F1": 40.0, "precision": 35.0, "recall": 47.0,
+                  "tolerant": {"F1": 61.0, "tolerance_px": 2}}}}
+    scores = bench.defect_scores(report, "crack")
+    assert scores["IoU"] == 25.0 and scores["tolerant_F1"] == 61.0 and scores["mIoU"] == 60.0
+    with pytest.raises(KeyError, match="no class 'spot'"):
+        bench.defect_scores(report, "spot")
+
+
+def test_val_curve_from_scalars(tmp_path):
+    d = tmp_path / "run" / "20260101_000000" / "vis_data"
+    d.mkdir(parents=True)
+    rows = [{"lr": 0.1, "loss": 1.0, "iter": 1, "step": 1},
+            {"IoU.crack": 10.0, "mIoU": 50.0, "step": 100},
+            {"IoU.crack": 20.0, "mIoU": 55.0, "step": 200}]
+    (d / "scalars.json").write_text("\n".join(json.dumps(r) for r in rows))
+    assert bench.val_curve(str(tmp_path / "run"), "IoU.crack") == {100: 10.0, 200: 20.0}
+    out = tmp_path / "curves.png"
+    bench.plot_curves({"dacs": [{100: 10.0, 200: 20.0}], "empty": [{}]}, str(out), "IoU")
+    assert out.stat().st_size > 1000

@@ -1,0 +1,345 @@
+"""Adaptation benchmark: every method trained with the same budget and seeds, side by side.
+
+    python tools/benchmark_adaptation.py configs/benchmarks/cracks_cpu.py \
+        --target ../shared/data/cfd
+    python tools/benchmark_adaptation.py configs/benchmarks/demo_cpu.py   # no external data
+
+A benchmark file (an MMEngine config) names the methods (each a training config), the budget,
+the seeds, and the source data (a folder, or generator arguments). For each method and seed the
+runner calls ``tools/train.py`` and ``tools/test.py`` (so every run is an ordinary run you can
+inspect in its work dir), then writes one table — defect IoU, F1, tolerant F1, mIoU as mean ±
+std over seeds, wall time, and the fraction of the source-only → oracle gap each method closes
+— as JSON and Markdown, plus a PNG of target IoU over iterations per method.
+
+Finished runs (with a report) are reused, so an interrupted benchmark continues where it
+stopped; pass --rerun to train them again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+from collections import OrderedDict
+from typing import Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("benchmark", help="benchmark file, e.g. configs/benchmarks/cracks_cpu.py")
+    parser.add_argument("--target", help="target dataset root (images/, masks/, train split "
+                        "unlabeled for adaptation, test split labeled); overrides the file")
+    parser.add_argument("--source", help="source dataset root; overrides the file's generator")
+    parser.add_argument("--methods", help="comma-separated subset of the file's methods")
+    parser.add_argument("--seeds", help="comma-separated seeds (overrides the file)")
+    parser.add_argument("--iters", type=int, help="training iterations (overrides the file)")
+    parser.add_argument("--work-dir", help="where runs go (default: work_dirs/benchmarks/<name>)")
+    parser.add_argument("--out-dir", help="where the table and plot go (default: the work dir)")
+    parser.add_argument("--rerun", action="store_true", help="train finished runs again")
+    parser.add_argument("--cfg-options", nargs="+", default=[],
+                        help="extra --cfg-options passed to every training run")
+    return parser.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _load_benchmark(path: str):
+    from mmengine.config import Config
+
+    if not osp.isfile(path):
+        raise SystemExit(f"benchmark file not found: {path!r}")
+    bench = Config.fromfile(path)
+    for key in ("methods", "seeds", "budget", "target"):
+        if key not in bench:
+            raise SystemExit(f"{path}: missing key {key!r}")
+    return bench
+
+
+def _run(cmd: List[str], env: dict, log_path: str) -> float:
+    """Run a tool, teeing nothing to the console; raise with the log's tail on failure."""
+    start = time.time()
+    with open(log_path, "w") as log:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log_path) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
+                           f"log: {log_path}\n{tail}")
+    return time.time() - start
+
+
+def generate_source(gen: dict, out_dir: str) -> str:
+    """Generate the source set once; reuse it when meta.json records the same arguments."""
+    args = ["--type", str(gen.get("type", "crack")), "--num", str(gen["num"]),
+            "--size", str(gen.get("size", 512)), "--seed", str(gen.get("seed", 0)),
+            "--style", str(gen.get("style", "pavement")),
+            "--workers", str(gen.get("workers", 2)), "--quiet"]
+    if gen.get("disable"):
+        args += ["--disable", ",".join(gen["disable"])]
+    stamp = osp.join(out_dir, ".generator_args.json")
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            if json.load(f) == args:
+                return out_dir
+        shutil.rmtree(out_dir)  # our own cache with other arguments
+    os.makedirs(osp.dirname(out_dir) or ".", exist_ok=True)
+    print(f"[benchmark] generating source data -> {out_dir}", flush=True)
+    cmd = [sys.executable, "-m", "synthetic", "generate", *args, "--out", out_dir]
+    proc = subprocess.run(cmd, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"source generation failed: {' '.join(cmd)}")
+    with open(stamp, "w") as f:
+        json.dump(args, f)
+    return out_dir
+
+
+def method_spec(name: str, spec) -> dict:
+    """Normalise a method entry: a config path, or dict(config, source, cfg_options).
+
+    ``source='target'`` trains on the target's labeled train split (the oracle).
+    """
+    if isinstance(spec, str):
+        spec = dict(config=spec)
+    spec = dict(spec)
+    unknown = set(spec) - {"config", "source", "cfg_options"}
+    if unknown or "config" not in spec:
+        raise SystemExit(f"method {name!r}: expected a config path or dict(config=..., "
+                         f"source=..., cfg_options=[...]), got {spec}")
+    if not osp.isfile(osp.join(REPO, spec["config"])):
+        raise SystemExit(f"method {name!r}: config not found: {spec['config']!r}")
+    return dict(config=spec["config"], source=spec.get("source"),
+                cfg_options=list(spec.get("cfg_options", [])))
+
+
+def defect_scores(report: dict, defect: str) -> Dict[str, Optional[float]]:
+    """The table's numbers from a tools/test.py JSON report."""
+    per = report["per_class"].get(defect)
+    if per is None:
+        raise KeyError(f"report has no class {defect!r} (classes: {report.get('classes')})")
+    tolerant = per.get("tolerant") or {}
+    return OrderedDict(IoU=per["IoU"], F1=per["F1"], precision=per["precision"],
+                       recall=per["recall"], tolerant_F1=tolerant.get("F1"),
+                       mIoU=report["mIoU"])
+
+
+def mean_std(values: List[Optional[float]]):
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return None, None
+    mean = sum(vals) / len(vals)
+    std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 else 0.0
+    return mean, std
+
+
+def val_curve(work_dir: str, key: str) -> Dict[int, float]:
+    """{iteration: value} of a validation metric logged by MMEngine in a run's work dir."""
+    curve: Dict[int, float] = {}
+    for path in sorted(glob.glob(osp.join(work_dir, "*", "vis_data", "scalars.json"))):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line)
+                if key in row and "step" in row and "lr" not in row:
+                    curve[int(row["step"])] = float(row[key])
+    return curve
+
+
+def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
+              ceiling: str = "oracle") -> OrderedDict[str, dict]:
+    """Mean ± std per method and metric; fraction of the baseline→ceiling IoU gap closed."""
+    table: OrderedDict[str, dict] = OrderedDict()
+    for method, runs in results.items():
+        row = OrderedDict(runs=len(runs), seeds=[r["seed"] for r in runs])
+        for metric in ("IoU", "F1", "tolerant_F1", "precision", "recall", "mIoU"):
+            row[metric] = mean_std([r["scores"][metric] for r in runs])
+        row["minutes"] = mean_std([r["seconds"] / 60.0 for r in runs])
+        table[method] = row
+    base = table.get(baseline, {}).get("IoU", (None, None))[0]
+    top = table.get(ceiling, {}).get("IoU", (None, None))[0]
+    for row in table.values():
+        iou = row["IoU"][0]
+        gap_ok = None not in (base, top, iou) and abs(top - base) > 1e-9
+        row["gap_closed"] = (iou - base) / (top - base) if gap_ok else None
+    return table
+
+
+def markdown_table(table: Dict[str, dict], defect: str) -> str:
+    def cell(pair, digits=1):
+        mean, std = pair
+        if mean is None:
+            return "n/a"
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+    lines = [f"| method | {defect} IoU | F1 | tolerant F1 | mIoU | gap closed | runs | "
+             "minutes/run |", "|---|---|---|---|---|---|---|---|"]
+    for method, row in table.items():
+        gap = "—" if row["gap_closed"] is None else f"{100 * row['gap_closed']:.0f} %"
+        lines.append(f"| {method} | {cell(row['IoU'])} | {cell(row['F1'])} | "
+                     f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | {gap} | "
+                     f"{row['runs']} | {cell(row['minutes'])} |")
+    return "\n".join(lines)
+
+
+def plot_curves(curves: Dict[str, List[Dict[int, float]]], path: str, ylabel: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for method, runs in curves.items():
+        steps = sorted(set().union(*[set(r) for r in runs])) if runs else []
+        if not steps:
+            continue
+        means = [sum(r[s] for r in runs if s in r) / max(1, sum(s in r for r in runs))
+                 for s in steps]
+        ax.plot(steps, means, marker="o", label=method)
+        for r in runs:
+            ax.plot(sorted(r), [r[s] for s in sorted(r)], alpha=0.2, color=ax.lines[-1].get_color())
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.set_title("target-domain validation over training (mean over seeds; faint: each seed)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None):
+    args = parse_args(argv)
+    bench = _load_benchmark(args.benchmark)
+    name = osp.splitext(osp.basename(args.benchmark))[0]
+    work_dir = osp.abspath(args.work_dir or osp.join(REPO, "work_dirs", "benchmarks", name))
+    out_dir = osp.abspath(args.out_dir or work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    os.makedirs(out_dir, exist_ok=True)
+
+    methods = OrderedDict(bench.methods)
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in wanted if m not in methods]
+        if unknown:
+            raise SystemExit(f"unknown method(s) {unknown}; the benchmark has {list(methods)}")
+        methods = OrderedDict((m, methods[m]) for m in wanted)
+    methods = OrderedDict((m, method_spec(m, spec)) for m, spec in methods.items())
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(bench.seeds)
+    budget = dict(bench.budget)
+    if args.iters:
+        budget["max_iters"] = args.iters
+        budget["val_interval"] = min(budget.get("val_interval", args.iters), args.iters)
+
+    target = dict(bench.target)
+    if args.target or not target.get("generate"):
+        target_root = osp.abspath(args.target or target["root"])
+        if not osp.isdir(target_root):
+            raise SystemExit(f"target dataset not found: {target_root!r}")
+    else:  # a generated, labeled target (the built-in demo)
+        target_root = generate_source(dict(target["generate"]),
+                                      osp.join(work_dir, "target_data"))
+    if args.source:
+        source_root = osp.abspath(args.source)
+        if not osp.isdir(source_root):
+            raise SystemExit(f"source dataset not found: {source_root!r}")
+    elif bench.get("source", {}).get("root"):
+        source_root = osp.abspath(bench.source["root"])
+    else:
+        source_root = generate_source(dict(bench.source["generate"]),
+                                      osp.join(work_dir, "source_data"))
+
+    defect = bench.get("defect_class", "crack")
+    env = dict(os.environ, SOURCE_ROOT=source_root, TARGET_ROOT=target_root,
+               DATA_ROOT=target_root, PYTHONWARNINGS="ignore")
+    results: Dict[str, List[dict]] = OrderedDict((m, []) for m in methods)
+    curves: Dict[str, List[Dict[int, float]]] = OrderedDict((m, []) for m in methods)
+    total = len(methods) * len(seeds)
+    done = 0
+    bench_start = time.time()
+    for method, spec in methods.items():
+        cfg = spec["config"]
+        run_env = dict(env)
+        if spec["source"] == "target":  # the oracle: the target's own labeled train split
+            run_env["SOURCE_ROOT"] = target_root
+        elif spec["source"]:
+            run_env["SOURCE_ROOT"] = osp.abspath(spec["source"])
+        for seed in seeds:
+            run_dir = osp.join(work_dir, method, f"seed{seed}")
+            report_path = osp.join(run_dir, "report.json")
+            record_path = osp.join(run_dir, "run.json")
+            if args.rerun and osp.isdir(run_dir):
+                shutil.rmtree(run_dir)
+            if not osp.isfile(report_path):
+                if osp.isdir(run_dir):  # an interrupted run: start it cleanly
+                    shutil.rmtree(run_dir)
+                os.makedirs(run_dir)
+                opts = [f"randomness.seed={seed}", f"train_cfg.max_iters={budget['max_iters']}",
+                        f"train_cfg.val_interval={budget['val_interval']}",
+                        f"default_hooks.checkpoint.interval={budget['max_iters']}",
+                        *bench.get("cfg_options", []), *spec["cfg_options"], *args.cfg_options]
+                eta = ""
+                if done:
+                    per_run = (time.time() - bench_start) / done
+                    eta = f", ETA {per_run * (total - done) / 60:.0f} min"
+                print(f"[benchmark] {done + 1}/{total}: {method} seed {seed} "
+                      f"({budget['max_iters']} iterations{eta})", flush=True)
+                seconds = _run([sys.executable, "tools/train.py", cfg, "--work-dir", run_dir,
+                                "--cfg-options", *opts], run_env, osp.join(run_dir, "train.log"))
+                ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
+                _run([sys.executable, "tools/test.py", cfg, ckpt, "--work-dir",
+                      osp.join(run_dir, "test"), "--out", report_path], run_env,
+                     osp.join(run_dir, "test.log"))
+                with open(record_path, "w") as f:
+                    json.dump(dict(method=method, config=cfg, seed=seed, seconds=seconds,
+                                   iterations=budget["max_iters"], options=opts), f, indent=2)
+                if bench.get("delete_checkpoints", False):
+                    os.remove(ckpt)
+            done += 1
+            with open(report_path) as f:
+                report = json.load(f)
+            with open(record_path) as f:
+                record = json.load(f)
+            results[method].append(dict(seed=seed, seconds=record["seconds"],
+                                        scores=defect_scores(report, defect)))
+            curves[method].append(val_curve(run_dir, f"IoU.{defect}"))
+
+    table = summarize(results)
+    md = markdown_table(table, defect)
+    payload = OrderedDict(
+        benchmark=osp.relpath(osp.abspath(args.benchmark), REPO), target=target_root,
+        source=source_root, budget=budget, seeds=seeds, defect_class=defect,
+        units="percent (scores), minutes (time)", methods=table,
+        runs=dict(results),
+        date=time.strftime("%Y-%m-%d %H:%M"),
+        machine=f"{os.cpu_count()} CPU cores" + ("" if not _cuda() else f", {_cuda()}"))
+    with open(osp.join(out_dir, "results.json"), "w") as f:
+        json.dump(payload, f, indent=2)
+    with open(osp.join(out_dir, "results.md"), "w") as f:
+        f.write(f"# {name}\n\nTarget: `{target_root}`; source: `{source_root}`; "
+                f"{budget['max_iters']} iterations, seeds {seeds}.\n\n{md}\n")
+    plot_curves(curves, osp.join(out_dir, "target_iou_curves.png"), f"target {defect} IoU (%)")
+    print("\n" + md)
+    print(f"\n[benchmark] table: {osp.join(out_dir, 'results.md')}  plot: "
+          f"{osp.join(out_dir, 'target_iou_curves.png')}")
+    return payload
+
+
+def _cuda() -> str:
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+    except Exception:  # pragma: no cover
+        return ""
+
+
+if __name__ == "__main__":
+    main()
