@@ -6,10 +6,10 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from helpers import write_dataset
 from mmengine.dataset import pseudo_collate
 from mmseg.registry import DATASETS
 
+from helpers import write_dataset
 from mmseg_uda.datasets import DatasetError, UDADataset
 from mmseg_uda.datasets.uda_dataset import rare_class_probabilities
 

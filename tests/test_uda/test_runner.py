@@ -6,6 +6,7 @@ import os.path as osp
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -41,13 +42,21 @@ def test_render_debug_panel_on_constructed_tensors():
     assert render_debug_panel({"scalar": torch.tensor(1.0)}) is None
 
 
-def test_debug_hook_writes_panels_with_segmentor_maps(tmp_path):
-    data = write_uda_data(str(tmp_path / "data"))
-    cfg = tiny_uda_config(str(tmp_path / "work"), data, iters=2)
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """Two DACS iterations of a segmentor that exposes extra maps; checkpoint at 2."""
+    root = tmp_path_factory.mktemp("dacs_run")
+    data = write_uda_data(str(root / "data"))
+    cfg = tiny_uda_config(str(root / "run"), data, iters=2)
     cfg.model.segmentor.type = "AttentionExposingSegmentor"
-    cfg.train_cfg.val_interval = 100  # no validation in this test
+    cfg.train_cfg.val_interval = 100  # no validation in these tests
     runner = Runner.from_cfg(cfg)
     runner.train()
+    return dict(runner=runner, data=data, work_dir=str(root / "run"))
+
+
+def test_debug_hook_writes_panels_with_segmentor_maps(first_run):
+    runner = first_run["runner"]
     found = collect_debug_outputs(runner.model)
     assert {"source", "target", "mixed", "source_label", "pseudo_label", "pseudo_weight",
             "mixed_label", "mixed_weight", "student.attention",
@@ -80,14 +89,9 @@ class CaptureHook(Hook):
                           for p in runner.model.teacher.module.parameters()]
 
 
-def test_resume_restores_teacher_steps_and_does_not_recopy(tmp_path):
-    data = write_uda_data(str(tmp_path / "data"))
-    cfg = tiny_uda_config(str(tmp_path / "run"), data, iters=2)
-    cfg.custom_hooks = []
-    cfg.train_cfg.val_interval = 100
-    first = Runner.from_cfg(cfg)
-    first.train()
-    ckpt_path = osp.join(str(tmp_path / "run"), "iter_2.pth")
+def test_resume_restores_teacher_steps_and_does_not_recopy(first_run, tmp_path):
+    data = first_run["data"]
+    ckpt_path = osp.join(first_run["work_dir"], "iter_2.pth")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     state = ckpt["state_dict"]
     assert int(state["teacher.steps"]) == 2
@@ -96,6 +100,7 @@ def test_resume_restores_teacher_steps_and_does_not_recopy(tmp_path):
                                 for k in teacher_keys if state[k].is_floating_point())
 
     cfg2 = tiny_uda_config(str(tmp_path / "resumed"), data, iters=3)
+    cfg2.model.segmentor.type = "AttentionExposingSegmentor"
     cfg2.custom_hooks = []
     cfg2.train_cfg.val_interval = 100
     cfg2.resume = True

@@ -65,6 +65,18 @@ def test_train_then_test_dacs_cpu_config(tmp_path, monkeypatch):
     assert result["num_images"] == 2 and "crack" in result["per_class"]
     assert result["checkpoint"] == osp.abspath(ckpt)
 
+    # pseudo-label diagnosis on the target's (hidden) train masks
+    quality = load_tool("pseudo_label_quality").main(
+        [DACS_CPU, ckpt, "--split", "train.txt", "--max-images", "2", "--out",
+         str(tmp_path / "quality.json"), "--cfg-options",
+         *cli_options({k: v for k, v in opts.items() if k.startswith("model.segmentor")})])
+    assert quality[0]["iter"] == 3 and quality[0]["teacher_steps"] == 3
+    for net in ("teacher", "student"):
+        scores = quality[0][net]
+        assert 0 <= scores["reference_scalar_weight"] <= 1
+        assert 0 <= scores["confidence_on_defect"] <= 1
+    assert json.loads((tmp_path / "quality.json").read_text())[0]["tau"] == 0.968
+
 
 def test_source_only_config_logs_no_target_losses(tmp_path, monkeypatch):
     data = write_uda_data(str(tmp_path / "data"))

@@ -6,9 +6,9 @@ import os.path as osp
 import uuid
 from typing import Dict, Optional
 
-from helpers import REPO, cfg_options, write_dataset
 from mmengine.config import Config
 
+from helpers import REPO, cfg_options, write_dataset
 from mmseg_uda.utils import load_config
 
 DACS_CPU = osp.join(REPO, "configs", "dacs_cracks_cpu.py")
