@@ -160,6 +160,24 @@ def test_pseudo_weights_zero_on_padding_and_border_and_hidden_iou():
     assert 0 <= float(stats["pseudo.hidden_defect_iou"]) <= 1
 
 
+def test_pseudo_class_weight_scales_pseudo_labels_but_not_pasted_source_pixels():
+    inputs, samples = paired_batch()
+    out = {}
+    for factors in (None, (1.0, 0.0)):
+        model = tiny_dacs(pseudo_weight="soft", pseudo_class_weight=factors)
+        model.train()
+        torch.manual_seed(5)
+        model.loss(inputs, samples)
+        out[factors] = model.debug_outputs
+    plain, scaled = out[None], out[(1.0, 0.0)]
+    assert torch.equal(plain["pseudo_label"], scaled["pseudo_label"])
+    defect = plain["pseudo_label"] == 1
+    assert defect.any() and (scaled["pseudo_weight"][defect] == 0).all()
+    torch.testing.assert_close(scaled["pseudo_weight"][~defect], plain["pseudo_weight"][~defect])
+    pasted = scaled["mixed_label"] != scaled["pseudo_label"]
+    assert pasted.any() and (scaled["mixed_weight"][pasted] == 1).all()
+
+
 def test_predict_with_student_or_teacher_and_bad_batches():
     model = tiny_dacs(eval_model="teacher")
     model.train()

@@ -103,6 +103,38 @@ def test_confidence_weight_modes_on_constructed_logits():
         UF.confidence_weight(c, 0.9, "median")
 
 
+def test_class_balanced_weight_keeps_the_most_confident_share_of_each_class():
+    # class 1 ("thin defect"): confidences 0.6, 0.7, 0.8, 0.9 — none reaches tau = 0.968
+    # class 0: 0.99 x 3 and 0.55 (the background next to the defect)
+    label = torch.tensor([[[1, 1, 1, 1], [0, 0, 0, 0]]])
+    conf = torch.tensor([[[0.6, 0.7, 0.8, 0.9], [0.99, 0.99, 0.99, 0.55]]])
+    thr = UF.class_quantile_thresholds(label, conf, keep_ratio=0.5)
+    torch.testing.assert_close(thr, torch.tensor([0.99, 0.8]))
+    w = UF.confidence_weight(conf, 0.968, "class_balanced", label=label, keep_ratio=0.5)
+    # class 1: its top half (0.8, 0.9); class 0: every pixel >= tau (3 of 4, more than half)
+    torch.testing.assert_close(w, torch.tensor([[[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0]]]))
+    assert UF.confidence_weight(conf, 0.968, "pixel")[0, 0].sum() == 0  # 'pixel' keeps none
+    valid = torch.ones_like(label, dtype=torch.bool)
+    valid[0, 0, 3] = False  # without the 0.9 pixel, the top half of (0.6, 0.7, 0.8) is 0.7+
+    w = UF.confidence_weight(conf, 0.968, "class_balanced", valid, label, keep_ratio=0.5)
+    torch.testing.assert_close(w[0, 0], torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    thr3 = UF.class_quantile_thresholds(label, conf, 1.0, num_classes=3)
+    assert thr3[2] == 1.0 and thr3[1] == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="pseudo-labels"):
+        UF.confidence_weight(conf, 0.968, "class_balanced")
+    with pytest.raises(ValueError, match="keep_ratio"):
+        UF.class_quantile_thresholds(label, conf, 0.0)
+
+
+def test_scale_by_class():
+    label = torch.tensor([[[0, 1], [1, 2]]])
+    w = torch.full((1, 2, 2), 0.5)
+    torch.testing.assert_close(UF.scale_by_class(w, label, [1.0, 0.2, 2.0]),
+                               torch.tensor([[[0.5, 0.1], [0.1, 1.0]]]))
+    with pytest.raises(ValueError, match="class factors"):
+        UF.scale_by_class(w, label, [1.0, 0.2])
+
+
 def test_border_mask_and_valid_region():
     m = UF.border_mask((1, 6, 8), (1, 2, 3, 0))
     assert m.shape == (1, 6, 8)

@@ -7,10 +7,14 @@ uda = dict(
     # Teacher EMA: alpha_t = min(1 - 1/(t+1), alpha); t = 0 copies the student.
     alpha=0.999,
     # Pseudo-label weight: 'batch' = the reference's one scalar per batch (fraction of pixels
-    # with max prob >= tau); 'image', 'pixel' (indicator) and 'soft' (the probability) are
-    # the alternatives (see mmseg_uda/models/uda/functional.py: confidence_weight).
+    # with max prob >= tau); 'image', 'pixel' (indicator), 'soft' (the probability) and
+    # 'class_balanced' are the alternatives (mmseg_uda/models/uda/functional.py).
     pseudo_threshold=0.968,
     pseudo_weight='batch',
+    pseudo_keep_ratio=0.5,  # 'class_balanced': most confident share kept per pseudo-class
+    # Per-class multiplier of pseudo-label weights (None = 1), e.g. to cancel a class
+    # weighting of the segmentor's loss on pseudo-labels.
+    pseudo_class_weight=None,
     # Pixels of the target crop never trusted (top, bottom, left, right), e.g. a conveyor
     # edge in view; padding is always excluded.
     border_margin=0,

@@ -63,8 +63,17 @@ class DACS(BaseModel):
         pseudo_weight (str): how confidence becomes a loss weight: ``'batch'`` (reference:
             one scalar, the fraction of pixels with confidence >= tau), ``'image'`` (that
             fraction per image), ``'pixel'`` (1 where confidence >= tau, else 0) or ``'soft'``
-            (the confidence itself). See :func:`.functional.confidence_weight`.
-            Default: ``'batch'``.
+            (the confidence itself) or ``'class_balanced'`` (1 for pixels >= tau or among the
+            ``pseudo_keep_ratio`` most confident of their pseudo-class in the batch). See
+            :func:`.functional.confidence_weight`. Default: ``'batch'``.
+        pseudo_keep_ratio (float): fraction of each pseudo-class kept by
+            ``'class_balanced'``, in (0, 1]. Default: 0.5.
+        pseudo_class_weight (Sequence[float], optional): multiplier of the weight of each
+            pseudo-labeled pixel by its pseudo-class, e.g. ``(1, 0.2)`` to cancel a
+            ``class_weight=(1, 5)`` of the segmentor's loss on pseudo-labels: class weights
+            correct the imbalance of *true* labels, on pseudo-labels they amplify the
+            teacher's own bias. Source pixels pasted by ClassMix keep weight 1.
+            Default: None (no change).
         border_margin (int | Sequence[int]): pseudo-labels within this many pixels of the
             crop borders get weight 0; one value or ``(top, bottom, left, right)``.
             Default: 0.
@@ -95,6 +104,8 @@ class DACS(BaseModel):
     def __init__(self, segmentor: dict, data_preprocessor: Optional[dict] = None,
                  source_only: bool = False, alpha: float = 0.999,
                  pseudo_threshold: float = 0.968, pseudo_weight: str = "batch",
+                 pseudo_keep_ratio: float = 0.5,
+                 pseudo_class_weight: Optional[Sequence[float]] = None,
                  border_margin: Union[int, Sequence[int]] = 0,
                  mix_exclude_classes: Sequence[int] = (), color_jitter_prob: float = 0.8,
                  color_jitter_strength: float = 0.2, blur_prob: float = 0.5,
@@ -138,6 +149,11 @@ class DACS(BaseModel):
         self.alpha = float(alpha)
         self.pseudo_threshold = float(pseudo_threshold)
         self.pseudo_weight = pseudo_weight
+        if not 0.0 < pseudo_keep_ratio <= 1.0:
+            raise ValueError(f"pseudo_keep_ratio must be in (0, 1], got {pseudo_keep_ratio}")
+        self.pseudo_keep_ratio = float(pseudo_keep_ratio)
+        self.pseudo_class_weight = None if pseudo_class_weight is None else \
+            tuple(float(w) for w in pseudo_class_weight)
         self.border_margin = border_margin
         self.mix_exclude_classes = tuple(int(c) for c in mix_exclude_classes)
         self.color_jitter_prob = float(color_jitter_prob)
@@ -254,7 +270,9 @@ class DACS(BaseModel):
         valid = UF.valid_region_mask(metas, label.shape, label.device) & \
             UF.border_mask(label.shape, self.border_margin, label.device)
         weight = UF.confidence_weight(confidence, self.pseudo_threshold, self.pseudo_weight,
-                                      valid)
+                                      valid, label, self.pseudo_keep_ratio)
+        if self.pseudo_class_weight is not None:
+            weight = UF.scale_by_class(weight, label, self.pseudo_class_weight)
         stats = {f"pseudo.{k}": v for k, v in UF.pseudo_label_stats(
             label, weight, confidence, valid, self.background_index).items()}
         if all("gt_sem_seg" in s for s in target_samples):

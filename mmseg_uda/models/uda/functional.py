@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-WEIGHT_MODES = ("batch", "image", "pixel", "soft")
+WEIGHT_MODES = ("batch", "image", "pixel", "soft", "class_balanced")
 
 
 # --------------------------------------------------------------------------- EMA teacher
@@ -69,8 +69,42 @@ def pseudo_labels(logits: Tensor) -> Tuple[Tensor, Tensor]:
     return label, confidence
 
 
+def class_quantile_thresholds(label: Tensor, confidence: Tensor, keep_ratio: float,
+                              valid: Optional[Tensor] = None,
+                              num_classes: Optional[int] = None) -> Tensor:
+    """Per-class confidence thresholds that keep the top ``keep_ratio`` of each class.
+
+    For each class ``c``, the threshold is the confidence above which the ``keep_ratio``
+    most confident (valid) pixels pseudo-labeled ``c`` lie (class-balanced self-training,
+    CBST). A class without pixels gets threshold 1 (nothing to keep).
+
+    Args:
+        label (Tensor): (N, H, W) pseudo-labels.
+        confidence (Tensor): (N, H, W) their maximum softmax probability.
+        keep_ratio (float): fraction of each class's pixels to keep, in (0, 1].
+        valid (Tensor, optional): (N, H, W) bool mask of pixels that count. Default: all.
+        num_classes (int, optional): number of classes. Default: ``label.max() + 1``.
+
+    Returns:
+        Tensor: (num_classes,) float32 thresholds.
+    """
+    if not 0.0 < keep_ratio <= 1.0:
+        raise ValueError(f"keep_ratio must be in (0, 1], got {keep_ratio}")
+    if valid is None:
+        valid = torch.ones_like(label, dtype=torch.bool)
+    num_classes = int(label.max()) + 1 if num_classes is None else num_classes
+    out = torch.ones(num_classes, dtype=torch.float32, device=confidence.device)
+    for c in range(num_classes):
+        values = confidence[(label == c) & valid].float()
+        if values.numel():
+            k = max(1, int(math.ceil(keep_ratio * values.numel())))
+            out[c] = torch.topk(values, k).values[-1]
+    return out
+
+
 def confidence_weight(confidence: Tensor, threshold: float = 0.968, mode: str = "batch",
-                      valid: Optional[Tensor] = None) -> Tensor:
+                      valid: Optional[Tensor] = None, label: Optional[Tensor] = None,
+                      keep_ratio: float = 0.5) -> Tensor:
     """Per-pixel loss weight of pseudo-labels from their confidence.
 
     Args:
@@ -82,10 +116,16 @@ def confidence_weight(confidence: Tensor, threshold: float = 0.968, mode: str = 
               fraction of (valid) pixels whose confidence is >= ``threshold``;
             - ``'image'``: the same fraction, computed per image;
             - ``'pixel'``: 1 where the pixel's confidence is >= ``threshold``, else 0;
-            - ``'soft'``: the confidence itself (``threshold`` unused).
+            - ``'soft'``: the confidence itself (``threshold`` unused);
+            - ``'class_balanced'``: 1 where the pixel's confidence is >= ``threshold`` *or*
+              among the ``keep_ratio`` most confident pixels of its pseudo-class in the batch
+              (:func:`class_quantile_thresholds`), else 0 — a class whose pixels never reach
+              ``tau`` (thin defects) keeps its most confident part instead of nothing.
         valid (Tensor, optional): (N, H, W) bool mask of pixels that exist (not padding, not
             in a border margin). Invalid pixels get weight 0 and do not count in the
             fractions. Default: None (all valid).
+        label (Tensor, optional): (N, H, W) pseudo-labels; required by ``'class_balanced'``.
+        keep_ratio (float): fraction kept per class by ``'class_balanced'``. Default: 0.5.
 
     Returns:
         Tensor: (N, H, W) float32 weights in [0, 1].
@@ -99,6 +139,12 @@ def confidence_weight(confidence: Tensor, threshold: float = 0.968, mode: str = 
         valid = torch.ones_like(confidence, dtype=torch.bool)
     valid_f = valid.float()
     confident = (confidence >= threshold).float() * valid_f
+    if mode == "class_balanced":
+        if label is None:
+            raise ValueError("confidence weight mode 'class_balanced' needs the pseudo-labels")
+        per_class = class_quantile_thresholds(label, confidence, keep_ratio, valid)
+        per_class = per_class.clamp(max=threshold)
+        return (confidence >= per_class[label]).float() * valid_f
     if mode == "batch":
         weight = confident.sum() / valid_f.sum().clamp(min=1.0) * torch.ones_like(confidence)
     elif mode == "image":
@@ -109,6 +155,23 @@ def confidence_weight(confidence: Tensor, threshold: float = 0.968, mode: str = 
     else:
         weight = confidence.clone()
     return weight * valid_f
+
+
+def scale_by_class(weight: Tensor, label: Tensor, factors: Sequence[float]) -> Tensor:
+    """Multiply each pixel's weight by the factor of its (pseudo-)class.
+
+    Args:
+        weight (Tensor): (N, H, W) weights.
+        label (Tensor): (N, H, W) class ids (all < ``len(factors)``).
+        factors (Sequence[float]): one multiplier per class.
+
+    Returns:
+        Tensor: (N, H, W) scaled weights.
+    """
+    table = torch.as_tensor(factors, dtype=weight.dtype, device=weight.device)
+    if int(label.max()) >= table.numel():
+        raise ValueError(f"{table.numel()} class factors for labels up to {int(label.max())}")
+    return weight * table[label]
 
 
 def border_mask(shape: Sequence[int], margin: Union[int, Sequence[int]],
