@@ -77,6 +77,21 @@ def test_pseudo_labels_argmax_and_confidence_in_float32():
         UF.pseudo_labels(torch.zeros(2, 3, 4))
 
 
+def test_logit_adjustment_undoes_a_class_weight_prior():
+    # a network trained with class weights (1, 5) outputs p_w = 5p / (5p + 1 - p); the
+    # arg-max of p_w calls "defect" from p = 1/6. Adding (0, -log 5) decides at p = 1/2.
+    p = torch.tensor([0.1, 0.2, 0.4, 0.6, 0.9])
+    p_w = 5 * p / (5 * p + 1 - p)
+    logits = torch.stack([torch.log(1 - p_w), torch.log(p_w)])[None, :, None, :]
+    plain, _ = UF.pseudo_labels(logits)
+    adjusted, conf = UF.pseudo_labels(logits, (0.0, -math.log(5.0)))
+    assert plain[0, 0].tolist() == [0, 1, 1, 1, 1]
+    assert adjusted[0, 0].tolist() == [0, 0, 0, 1, 1]
+    torch.testing.assert_close(conf[0, 0], torch.maximum(p, 1 - p))  # the unweighted posterior
+    with pytest.raises(ValueError, match="logit_adjustment"):
+        UF.pseudo_labels(logits, (0.0,))
+
+
 def test_confidence_weight_modes_on_constructed_logits():
     # image 0: 3 of 4 pixels confident; image 1: 1 of 4
     conf = torch.tensor([[[0.99, 0.98], [0.97, 0.5]], [[0.99, 0.6], [0.7, 0.8]]])

@@ -9,6 +9,9 @@ uda = dict(
     # Pseudo-label weight: 'batch' = the reference's one scalar per batch (fraction of pixels
     # with max prob >= tau); 'image', 'pixel' (indicator), 'soft' (the probability) and
     # 'class_balanced' are the alternatives (mmseg_uda/models/uda/functional.py).
+    # Added to the teacher's logits before pseudo-labelling (None = 0); -log(class weight)
+    # when the segmentor's loss weights classes (see dacs_cracks_cpu.py).
+    pseudo_logit_adjustment=None,
     pseudo_threshold=0.968,
     pseudo_weight='batch',
     pseudo_keep_ratio=0.5,  # 'class_balanced': most confident share kept per pseudo-class

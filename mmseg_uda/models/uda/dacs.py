@@ -58,6 +58,12 @@ class DACS(BaseModel):
             loss (no teacher, no pseudo-labels, no mixing). Default: False.
         alpha (float): EMA coefficient cap of the teacher, in (0, 1); the coefficient at
             iteration t is ``min(1 - 1/(t + 1), alpha)``. Default: 0.999.
+        pseudo_logit_adjustment (Sequence[float], optional): one value per class added to the
+            teacher's logits before pseudo-labelling, e.g. ``(0, -log 5)`` when the segmentor's
+            loss has ``class_weight=(1, 5)``: such a network's arg-max decides "defect" at
+            p = 1/6, so its pseudo-labels are too thick, and self-training on them thickens
+            them further at every round. See :func:`.functional.pseudo_labels`.
+            Default: None.
         pseudo_threshold (float): confidence threshold ``tau`` of the pseudo-label weights.
             Default: 0.968.
         pseudo_weight (str): how confidence becomes a loss weight: ``'batch'`` (reference:
@@ -103,6 +109,7 @@ class DACS(BaseModel):
 
     def __init__(self, segmentor: dict, data_preprocessor: Optional[dict] = None,
                  source_only: bool = False, alpha: float = 0.999,
+                 pseudo_logit_adjustment: Optional[Sequence[float]] = None,
                  pseudo_threshold: float = 0.968, pseudo_weight: str = "batch",
                  pseudo_keep_ratio: float = 0.5,
                  pseudo_class_weight: Optional[Sequence[float]] = None,
@@ -149,6 +156,8 @@ class DACS(BaseModel):
         self.alpha = float(alpha)
         self.pseudo_threshold = float(pseudo_threshold)
         self.pseudo_weight = pseudo_weight
+        self.pseudo_logit_adjustment = None if pseudo_logit_adjustment is None else \
+            tuple(float(v) for v in pseudo_logit_adjustment)
         if not 0.0 < pseudo_keep_ratio <= 1.0:
             raise ValueError(f"pseudo_keep_ratio must be in (0, 1], got {pseudo_keep_ratio}")
         self.pseudo_keep_ratio = float(pseudo_keep_ratio)
@@ -265,7 +274,7 @@ class DACS(BaseModel):
             and ``pseudo.*`` statistics.
         """
         logits = self.teacher.module.inference_logits(target)
-        label, confidence = UF.pseudo_labels(logits)
+        label, confidence = UF.pseudo_labels(logits, self.pseudo_logit_adjustment)
         metas = [s.metainfo for s in target_samples]
         valid = UF.valid_region_mask(metas, label.shape, label.device) & \
             UF.border_mask(label.shape, self.border_margin, label.device)

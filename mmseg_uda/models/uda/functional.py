@@ -50,13 +50,19 @@ def ema_alpha(step: int, alpha: float) -> float:
 
 
 # --------------------------------------------------------------------------- pseudo-labels
-def pseudo_labels(logits: Tensor) -> Tuple[Tensor, Tensor]:
+def pseudo_labels(logits: Tensor, logit_adjustment: Optional[Sequence[float]] = None
+                  ) -> Tuple[Tensor, Tensor]:
     """Hard pseudo-labels and their confidence from teacher logits.
 
     Args:
         logits (Tensor): (N, C, H, W) logits of any float dtype; the softmax is computed in
             float32 (bf16/fp16 logits would round probabilities near 1, where the threshold
             of :func:`confidence_weight` sits).
+        logit_adjustment (Sequence[float], optional): one value per class added to the
+            logits before the softmax. A network trained with class weights ``w`` in its
+            cross-entropy learns probabilities proportional to ``w_c * p_c``; adding
+            ``-log(w_c)`` recovers the unweighted posterior, so the arg-max decides at
+            ``p = 1/2`` instead of at ``w_bg / (w_bg + w_c)``. Default: None.
 
     Returns:
         tuple[Tensor, Tensor]: ``(label, confidence)``: (N, H, W) long arg-max class and
@@ -64,7 +70,13 @@ def pseudo_labels(logits: Tensor) -> Tuple[Tensor, Tensor]:
     """
     if logits.dim() != 4:
         raise ValueError(f"logits must be (N, C, H, W), got shape {tuple(logits.shape)}")
-    prob = torch.softmax(logits.detach().float(), dim=1)
+    logits = logits.detach().float()
+    if logit_adjustment is not None:
+        if len(logit_adjustment) != logits.shape[1]:
+            raise ValueError(f"logit_adjustment has {len(logit_adjustment)} values for "
+                             f"{logits.shape[1]} classes")
+        logits = logits + logits.new_tensor(list(logit_adjustment)).view(1, -1, 1, 1)
+    prob = torch.softmax(logits, dim=1)
     confidence, label = prob.max(dim=1)
     return label, confidence
 
