@@ -2,5 +2,7 @@
 
 from . import transforms
 from .defect_dataset import DEFAULT_CLASSES, IMG_EXTENSIONS, DatasetError, DefectDataset
+from .uda_dataset import UDADataset
 
-__all__ = ["transforms", "DEFAULT_CLASSES", "IMG_EXTENSIONS", "DatasetError", "DefectDataset"]
+__all__ = ["transforms", "DEFAULT_CLASSES", "IMG_EXTENSIONS", "DatasetError", "DefectDataset",
+           "UDADataset"]

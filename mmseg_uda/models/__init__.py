@@ -5,10 +5,11 @@ from .backbones import MixVisionTransformerSDPA
 from .decode_heads import DAFormerHead, HRDAHead
 from .losses import WeightedCrossEntropyLoss, weighted_cross_entropy
 from .segmentors import HRDAEncoderDecoder, WeightedEncoderDecoder
+from .uda import DACS  # also registers UDASegDataPreProcessor
 from .weights import MiTPretrained, load_mit_weights
 
 __all__ = [
-    "DAFormerHead", "HRDAEncoderDecoder", "HRDAHead", "MiTPretrained",
+    "DACS", "DAFormerHead", "HRDAEncoderDecoder", "HRDAHead", "MiTPretrained",
     "MixVisionTransformerSDPA", "WeightedCrossEntropyLoss", "WeightedEncoderDecoder",
     "adaptation", "backbones", "decode_heads", "load_mit_weights", "losses", "segmentors",
     "utils", "weighted_cross_entropy", "weights",

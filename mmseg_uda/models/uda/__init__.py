@@ -1,0 +1,8 @@
+"""UDA self-training: the DACS model, its EMA teacher and pure tensor functions."""
+
+from . import functional
+from .dacs import DACS
+from .teacher import build_ema_teacher, disable_stochastic_layers, is_stochastic_layer
+
+__all__ = ["DACS", "build_ema_teacher", "disable_stochastic_layers", "functional",
+           "is_stochastic_layer"]

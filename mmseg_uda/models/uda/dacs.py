@@ -1,0 +1,338 @@
+"""DACS self-training with a mean teacher, for any segmentor of the project's contract.
+
+One training iteration (:meth:`DACS.loss`, batch of B source + B target crops):
+
+1. teacher update: EMA of the student (step 0 copies it);
+2. source loss: the student against the source labels;
+3. pseudo-labels: the teacher's arg-max on the target crops, with confidence weights
+   (zero on padding and in optional border margins);
+4. ClassMix: per sample, half of the classes of *that* source label map pasted onto the
+   target crop; mixed label/weight = source label/1 there, pseudo-label/weight elsewhere;
+   then colour jitter and Gaussian blur of the mixed image;
+5. mixed loss: the student against the mixed labels with the mixed pixel weights.
+
+Everything happens inside ``loss()``, which returns one loss dict: MMEngine's default
+``train_step`` (one backward, one optimizer step), its DDP wrapper, AMP and gradient
+accumulation work unchanged (a model that overrides ``train_step`` instead is silently
+bypassed by ``MMDistributedDataParallel``). With ``batched_student=True`` (default) the
+student runs once on ``[source; mixed]`` — the pseudo-labels do not depend on the student's
+source pass, so they are computed first; ``batched_student=False`` runs the two student
+passes separately, like the reference.
+
+The segmentor must implement ``weighted_loss(inputs, seg_label, pixel_weight, groups)`` and
+``inference_logits(inputs, batch_img_metas)`` (see
+:class:`~mmseg_uda.models.segmentors.WeightedEncoderDecoder`); an optional
+``debug_outputs`` dict on it is shown by :class:`~mmseg_uda.engine.hooks.UDADebugHook`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmseg.registry import MODELS
+from mmseg.utils import SampleList
+from torch import Tensor
+
+from ..data_preprocessors import UDASegDataPreProcessor
+from ..segmentors.weighted_encoder_decoder import stack_seg_labels
+from . import functional as UF
+from .teacher import build_ema_teacher, disable_stochastic_layers
+
+EVAL_MODELS = ("student", "teacher")
+
+
+@MODELS.register_module()
+class DACS(BaseModel):
+    """DACS (ClassMix self-training) with an EMA teacher around a segmentor.
+
+    Args:
+        segmentor (dict): config of the segmentor to adapt (the student), e.g. a
+            ``WeightedEncoderDecoder`` or an HRDA segmentor. Its own ``data_preprocessor`` is
+            not used (this model preprocesses both branches) and is dropped.
+        data_preprocessor (dict, optional): a ``UDASegDataPreProcessor`` config. Default: None
+            (the segmentor's preprocessor settings with the paired type).
+        source_only (bool): the baseline: the same model, data and logs, but only the source
+            loss (no teacher, no pseudo-labels, no mixing). Default: False.
+        alpha (float): EMA coefficient cap of the teacher, in (0, 1); the coefficient at
+            iteration t is ``min(1 - 1/(t + 1), alpha)``. Default: 0.999.
+        pseudo_threshold (float): confidence threshold ``tau`` of the pseudo-label weights.
+            Default: 0.968.
+        pseudo_weight (str): how confidence becomes a loss weight: ``'batch'`` (reference:
+            one scalar, the fraction of pixels with confidence >= tau), ``'image'`` (that
+            fraction per image), ``'pixel'`` (1 where confidence >= tau, else 0) or ``'soft'``
+            (the confidence itself) or ``'class_balanced'`` (1 for pixels >= tau or among the
+            ``pseudo_keep_ratio`` most confident of their pseudo-class in the batch). See
+            :func:`.functional.confidence_weight`. Default: ``'batch'``.
+        pseudo_keep_ratio (float): fraction of each pseudo-class kept by
+            ``'class_balanced'``, in (0, 1]. Default: 0.5.
+        pseudo_class_weight (Sequence[float], optional): multiplier of the weight of each
+            pseudo-labeled pixel by its pseudo-class, e.g. ``(1, 0.2)`` to cancel a
+            ``class_weight=(1, 5)`` of the segmentor's loss on pseudo-labels: class weights
+            correct the imbalance of *true* labels, on pseudo-labels they amplify the
+            teacher's own bias. Source pixels pasted by ClassMix keep weight 1.
+            Default: None (no change).
+        border_margin (int | Sequence[int]): pseudo-labels within this many pixels of the
+            crop borders get weight 0; one value or ``(top, bottom, left, right)``.
+            Default: 0.
+        mix_exclude_classes (Sequence[int]): classes never pasted by ClassMix, besides the
+            ignore label (e.g. ``(0,)`` pastes only defects). Default: () (reference).
+        color_jitter_prob (float): probability that a mixed image is colour-jittered.
+            Default: 0.8.
+        color_jitter_strength (float): brightness/contrast/saturation factors in
+            ``[1 - s, 1 + s]``, hue shift in ``[-s, s]``. Default: 0.2.
+        blur_prob (float): probability that a mixed image is Gaussian-blurred. Default: 0.5.
+        blur_sigma (tuple[float, float]): range of the blur sigma in pixels.
+            Default: (0.15, 1.15).
+        batched_student (bool): one student pass over ``[source; mixed]`` (True) or two
+            separate passes like the reference (False). Default: True.
+        eval_model (str): network used by ``predict``/``val``/``test``: ``'student'`` or
+            ``'teacher'``. Default: ``'student'``.
+        background_index (int): the non-defect class (for the pseudo-label statistics).
+            Default: 0.
+        init_cfg (dict, optional): MMEngine initialisation config. Default: None.
+
+    The log gets the student's losses as ``src.*`` and ``mix.*`` and pseudo-label
+    statistics as ``pseudo.*`` (mean weight, mean confidence, fraction of pixels
+    pseudo-labeled as a defect, mean weight of those); when the target pipeline loads masks
+    (diagnosis only — they never enter a loss), ``pseudo.hidden_defect_iou`` compares the
+    pseudo-labels with them.
+    """
+
+    def __init__(self, segmentor: dict, data_preprocessor: Optional[dict] = None,
+                 source_only: bool = False, alpha: float = 0.999,
+                 pseudo_threshold: float = 0.968, pseudo_weight: str = "batch",
+                 pseudo_keep_ratio: float = 0.5,
+                 pseudo_class_weight: Optional[Sequence[float]] = None,
+                 border_margin: Union[int, Sequence[int]] = 0,
+                 mix_exclude_classes: Sequence[int] = (), color_jitter_prob: float = 0.8,
+                 color_jitter_strength: float = 0.2, blur_prob: float = 0.5,
+                 blur_sigma: Tuple[float, float] = (0.15, 1.15), batched_student: bool = True,
+                 eval_model: str = "student", background_index: int = 0,
+                 init_cfg: Optional[dict] = None) -> None:
+        segmentor = copy.deepcopy(dict(segmentor))
+        seg_preprocessor = segmentor.pop("data_preprocessor", None)
+        if data_preprocessor is None:
+            if not seg_preprocessor:
+                raise ValueError("DACS needs a data_preprocessor (or one in the segmentor "
+                                 "config to derive it from)")
+            data_preprocessor = dict(seg_preprocessor, type="UDASegDataPreProcessor")
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(self.data_preprocessor, UDASegDataPreProcessor):
+            raise TypeError(
+                f"DACS needs model.data_preprocessor of type 'UDASegDataPreProcessor' (it "
+                f"preprocesses the source and target branches), got "
+                f"{type(self.data_preprocessor).__name__}")
+        if eval_model not in EVAL_MODELS:
+            raise ValueError(f"eval_model must be one of {EVAL_MODELS}, got {eval_model!r}")
+        if source_only and eval_model == "teacher":
+            raise ValueError("source_only=True has no teacher; use eval_model='student'")
+        if pseudo_weight not in UF.WEIGHT_MODES:
+            raise ValueError(f"pseudo_weight must be one of {UF.WEIGHT_MODES}, got "
+                             f"{pseudo_weight!r}")
+        for name, p in (("color_jitter_prob", color_jitter_prob), ("blur_prob", blur_prob),
+                        ("pseudo_threshold", pseudo_threshold)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {p}")
+        if not 0.0 < blur_sigma[0] <= blur_sigma[1]:
+            raise ValueError(f"blur_sigma must satisfy 0 < low <= high, got {blur_sigma}")
+
+        self.student = MODELS.build(segmentor)
+        for method in ("weighted_loss", "inference_logits"):
+            if not callable(getattr(self.student, method, None)):
+                raise TypeError(f"segmentor {type(self.student).__name__} has no {method}(); "
+                                "DACS needs the WeightedEncoderDecoder contract")
+        self.source_only = bool(source_only)
+        self.teacher = None if self.source_only else build_ema_teacher(self.student, alpha)
+        self.alpha = float(alpha)
+        self.pseudo_threshold = float(pseudo_threshold)
+        self.pseudo_weight = pseudo_weight
+        if not 0.0 < pseudo_keep_ratio <= 1.0:
+            raise ValueError(f"pseudo_keep_ratio must be in (0, 1], got {pseudo_keep_ratio}")
+        self.pseudo_keep_ratio = float(pseudo_keep_ratio)
+        self.pseudo_class_weight = None if pseudo_class_weight is None else \
+            tuple(float(w) for w in pseudo_class_weight)
+        self.border_margin = border_margin
+        self.mix_exclude_classes = tuple(int(c) for c in mix_exclude_classes)
+        self.color_jitter_prob = float(color_jitter_prob)
+        self.color_jitter_strength = float(color_jitter_strength)
+        self.blur_prob = float(blur_prob)
+        self.blur_sigma = (float(blur_sigma[0]), float(blur_sigma[1]))
+        self.batched_student = bool(batched_student)
+        self.eval_model = eval_model
+        self.background_index = int(background_index)
+        self.ignore_index = int(getattr(self.student.decode_head, "ignore_index", 255))
+        # Detached tensors of the last training iteration, for UDADebugHook (read only).
+        self.debug_outputs: Dict[str, Tensor] = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def eval_segmentor(self):
+        """The network that ``predict`` uses (student, or teacher with ``eval_model``)."""
+        return self.teacher.module if self.eval_model == "teacher" else self.student
+
+    @property
+    def teacher_steps(self) -> int:
+        """Number of teacher updates so far (0 before the first iteration / source-only)."""
+        return 0 if self.teacher is None else int(self.teacher.steps)
+
+    def train(self, mode: bool = True) -> DACS:
+        """Set train/eval mode; the teacher's Dropout/DropPath layers always stay off."""
+        super().train(mode)
+        if self.teacher is not None:
+            disable_stochastic_layers(self.teacher)
+        return self
+
+    # ------------------------------------------------------------------ forward modes
+    def forward(self, inputs, data_samples=None, mode: str = "tensor"):
+        """MMEngine's entry point: ``mode`` is ``'loss'``, ``'predict'`` or ``'tensor'``."""
+        if mode == "loss":
+            return self.loss(inputs, data_samples)
+        if mode == "predict":
+            return self.predict(inputs, data_samples)
+        if mode == "tensor":
+            return self.eval_segmentor._forward(inputs, data_samples)
+        raise ValueError(f"invalid mode {mode!r}; expected 'loss', 'predict' or 'tensor'")
+
+    def predict(self, inputs: Tensor, data_samples: Optional[SampleList] = None) -> SampleList:
+        """Segment a (validation / test) batch with the student or the teacher."""
+        return self.eval_segmentor.predict(inputs, data_samples)
+
+    def loss(self, inputs: Dict[str, Tensor],
+             data_samples: Dict[str, SampleList]) -> Dict[str, Tensor]:
+        """One self-training iteration; returns every loss and statistic to log.
+
+        Args:
+            inputs (dict[str, Tensor]): ``source`` and ``target`` (B, 3, H, W) normalised
+                crops from ``UDASegDataPreProcessor``.
+            data_samples (dict[str, list]): ``source`` samples with ``gt_sem_seg``, ``target``
+                samples (masks, if any, are used only for the ``pseudo.hidden_*`` log).
+
+        Returns:
+            dict[str, Tensor]: ``src.*`` and ``mix.*`` losses (summed by MMEngine), and
+            ``pseudo.*`` / ``mix.pasted_fraction`` statistics.
+        """
+        source, target, source_samples, target_samples = self._unpack(inputs, data_samples)
+        source_label = stack_seg_labels(source_samples).to(source.device)
+        b = source.shape[0]
+        if self.source_only:
+            self._keep_debug(source=source, target=target, source_label=source_label)
+            return self.student.weighted_loss(source, source_label, groups={"src": b})
+
+        losses: Dict[str, Tensor] = {}
+        # 1. Teacher update: EMA of the student weights (iteration 0 copies them).
+        self.update_teacher()
+        # 2. Source loss — in a separate student pass only in the reference-like mode.
+        if not self.batched_student:
+            losses.update(self.student.weighted_loss(source, source_label, groups={"src": b}))
+        # 3. Pseudo-labels and their confidence weights from the teacher (no gradient).
+        pseudo_label, pseudo_weight, stats = self.pseudo_label(target, target_samples)
+        losses.update(stats)
+        # 4. ClassMix (per sample) + colour jitter / blur of the mixed images.
+        mix_mask, mixed_img, mixed_label, mixed_weight = self.class_mix(
+            source, source_label, target, pseudo_label, pseudo_weight)
+        losses["mix.pasted_fraction"] = mix_mask.float().mean()
+        # 5. Mixed loss (and, batched, the source loss in the same student pass).
+        if self.batched_student:
+            losses.update(self.student.weighted_loss(
+                torch.cat([source, mixed_img]), torch.cat([source_label, mixed_label]),
+                torch.cat([torch.ones_like(mixed_weight), mixed_weight]),
+                groups={"src": b, "mix": b}))
+        else:
+            losses.update(self.student.weighted_loss(mixed_img, mixed_label, mixed_weight,
+                                                     groups={"mix": b}))
+        self._keep_debug(source=source, target=target, mixed=mixed_img,
+                         source_label=source_label, pseudo_label=pseudo_label,
+                         pseudo_weight=pseudo_weight, mixed_label=mixed_label,
+                         mixed_weight=mixed_weight)
+        return losses
+
+    # ------------------------------------------------------------------ the steps
+    @torch.no_grad()
+    def update_teacher(self) -> None:
+        """One EMA step of the teacher towards the student (step 0: copy)."""
+        self.teacher.update_parameters(self.student)
+
+    @torch.no_grad()
+    def pseudo_label(self, target: Tensor, target_samples: SampleList
+                     ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+        """Teacher pseudo-labels of the target crops, their weights and log statistics.
+
+        Returns:
+            tuple: (B, H, W) labels, (B, H, W) weights (0 on padding and border margins),
+            and ``pseudo.*`` statistics.
+        """
+        logits = self.teacher.module.inference_logits(target)
+        label, confidence = UF.pseudo_labels(logits)
+        metas = [s.metainfo for s in target_samples]
+        valid = UF.valid_region_mask(metas, label.shape, label.device) & \
+            UF.border_mask(label.shape, self.border_margin, label.device)
+        weight = UF.confidence_weight(confidence, self.pseudo_threshold, self.pseudo_weight,
+                                      valid, label, self.pseudo_keep_ratio)
+        if self.pseudo_class_weight is not None:
+            weight = UF.scale_by_class(weight, label, self.pseudo_class_weight)
+        stats = {f"pseudo.{k}": v for k, v in UF.pseudo_label_stats(
+            label, weight, confidence, valid, self.background_index).items()}
+        if all("gt_sem_seg" in s for s in target_samples):
+            hidden = stack_seg_labels(target_samples).to(label.device)
+            hidden = torch.where(valid, hidden, torch.full_like(hidden, self.ignore_index))
+            stats["pseudo.hidden_defect_iou"] = UF.defect_iou(
+                label, hidden, self.ignore_index, self.background_index)
+        return label, weight, stats
+
+    @torch.no_grad()
+    def class_mix(self, source: Tensor, source_label: Tensor, target: Tensor,
+                  pseudo_label: Tensor, pseudo_weight: Tensor
+                  ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """ClassMix of source onto target, then colour jitter and blur of the result.
+
+        Returns:
+            tuple: (B, H, W) bool paste mask, (B, 3, H, W) mixed images (normalised),
+            (B, H, W) mixed labels and (B, H, W) mixed weights.
+        """
+        mask, _ = UF.class_mix_masks(source_label, self.ignore_index,
+                                     exclude=self.mix_exclude_classes)
+        mixed_img = UF.mix(mask, source, target)
+        mixed_label = UF.mix(mask, source_label, pseudo_label)
+        mixed_weight = UF.mix(mask, torch.ones_like(pseudo_weight), pseudo_weight)
+        mean, std = self._norm_stats(source)
+        rgb = UF.denormalize(mixed_img, mean, std)
+        rgb = UF.color_jitter(rgb, self.color_jitter_strength, self.color_jitter_prob)
+        rgb = UF.random_gaussian_blur(rgb, self.blur_prob, self.blur_sigma)
+        return mask, UF.normalize(rgb, mean, std), mixed_label, mixed_weight
+
+    # ------------------------------------------------------------------ helpers
+    def _unpack(self, inputs, data_samples) -> Tuple[Tensor, Tensor, SampleList, SampleList]:
+        if not (isinstance(inputs, dict) and isinstance(data_samples, dict)):
+            raise TypeError(
+                "DACS trains on paired batches: inputs={'source', 'target'} from a "
+                "UDADataset through UDASegDataPreProcessor; got inputs of type "
+                f"{type(inputs).__name__} (set train_dataloader.dataset.type='UDADataset')")
+        source, target = inputs["source"], inputs["target"]
+        if source.shape[0] != target.shape[0] or source.shape[-2:] != target.shape[-2:]:
+            raise ValueError(f"source batch {tuple(source.shape)} and target batch "
+                             f"{tuple(target.shape)} must have the same size (set the "
+                             "preprocessor's size to the crop size)")
+        return source, target, data_samples["source"], data_samples["target"]
+
+    def _norm_stats(self, ref: Tensor) -> Tuple[Tensor, Tensor]:
+        pre = self.data_preprocessor
+        if getattr(pre, "_enable_normalize", False):
+            return pre.mean.to(ref), pre.std.to(ref)
+        return ref.new_zeros(3), ref.new_ones(3)
+
+    def _keep_debug(self, **tensors: Tensor) -> None:
+        """Keep detached references for the debug hook (images as RGB in [0, 1])."""
+        out: Dict[str, Tensor] = {}
+        mean = std = None
+        for name, value in tensors.items():
+            value = value.detach()
+            if value.dim() == 4 and value.shape[1] == 3:
+                if mean is None:
+                    mean, std = self._norm_stats(value)
+                value = UF.denormalize(value, mean, std)
+            out[name] = value
+        self.debug_outputs = out
+

@@ -1,0 +1,341 @@
+"""Named style presets: which materials, defect looks, distractors and imaging effects.
+
+A style bundles every choice that shapes the *domain* of the generated images, so one
+command produces a source set and another a visibly different target set (e.g.
+``lab`` -> ``field``). ``pavement`` is the default and is tuned to resemble real
+road/concrete crack photos such as CrackForest (CFD).
+
+Feature switches (``disable``) are orthogonal to styles: they turn one realism feature
+off in whatever style is used, for ablations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .distractors import DISTRACTORS
+from .imaging import merge_options
+from .surfaces import MATERIALS
+
+#: Realism features that can be switched off by name (``disable=`` / ``--disable``).
+FEATURES: dict[str, str] = {
+    # surfaces
+    "texture": "material grain, aggregate, pores, streaks (flat tinted surface instead)",
+    "color_variation": "surface tint and slow colour drift (neutral grey instead)",
+    "stains": "dark and light blotches on the surface",
+    # scene content
+    "distractors": "crack-like background structures (joints, scratches, edges, hairs, ...)",
+    "occlusion": "objects lying on top of defects (pebbles, leaves, sand)",
+    "empty_images": "the share of images without any defect",
+    # defect morphology and appearance
+    "branching": "crack branches and secondary cracks",
+    "width_variation": "width change along cracks and scratches",
+    "taper": "narrowing of crack and scratch tips",
+    "jagged": "fractal jaggedness and width jitter (smooth strokes instead)",
+    "rims": "dark core with lighter rims, halos and lit pit rims (uniform darkness)",
+    "spalls": "chips broken off crack edges",
+    "dust": "dust filling parts of a crack",
+    "fading": "darkness of a crack fading in and out along it",
+    # imaging
+    "imaging": "all imaging effects below",
+    "illumination": "illumination gradient and blotches",
+    "shadows": "large cast shadows",
+    "highlights": "specular highlights",
+    "perspective": "perspective warp (image and mask)",
+    "blur": "defocus and motion blur",
+    "vignetting": "darkening towards the corners",
+    "color_cast": "white-balance colour cast",
+    "tone": "gamma, contrast and exposure changes",
+    "noise": "sensor noise",
+    "jpeg": "JPEG compression artefacts",
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    """A named preset.
+
+    Attributes:
+        name: Registry name (``--style name``).
+        description: What the images look like.
+        materials: Relative frequency of each surface material.
+        zoom: Range of the per-image scale factor applied to widths and grain (px).
+        empty_fraction: Share of images with no defect (empty mask).
+        defects: Per defect type, option overrides (see ``DefectType.default_options``).
+        distractors: Relative frequency of each distractor kind.
+        distractor_count: Inclusive range of distractors per image.
+        occlusion_prob: Chance that an image with defects gets occluders.
+        occlusion_count: Inclusive range of occluders when it does.
+        imaging: Per imaging effect, option overrides (see ``imaging.DEFAULT_IMAGING``).
+        grayscale: Produce grey images (three equal channels).
+    """
+
+    name: str
+    description: str
+    materials: Mapping[str, float]
+    zoom: tuple[float, float] = (0.8, 1.25)
+    empty_fraction: float = 0.1
+    defects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    distractors: Mapping[str, float] = field(default_factory=dict)
+    distractor_count: tuple[int, int] = (0, 2)
+    occlusion_prob: float = 0.2
+    occlusion_count: tuple[int, int] = (1, 3)
+    imaging: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    grayscale: bool = False
+
+    def validate(self) -> None:
+        """Check every name and option the style refers to.
+
+        Raises:
+            KeyError: On an unknown material, distractor kind or imaging effect/option.
+            ValueError: On an out-of-range number.
+        """
+        for m in self.materials:
+            if m not in MATERIALS:
+                raise KeyError(f"style {self.name!r}: unknown material {m!r}; "
+                               f"available: {', '.join(MATERIALS)}")
+        for k in self.distractors:
+            if k not in DISTRACTORS:
+                raise KeyError(f"style {self.name!r}: unknown distractor {k!r}; "
+                               f"available: {', '.join(DISTRACTORS)}")
+        merge_options(self.imaging)
+        if not 0.0 <= self.empty_fraction <= 1.0:
+            raise ValueError(f"style {self.name!r}: empty_fraction must be in [0, 1], "
+                             f"got {self.empty_fraction}")
+        if not 0 < self.zoom[0] <= self.zoom[1]:
+            raise ValueError(f"style {self.name!r}: zoom must be 0 < low <= high, "
+                             f"got {self.zoom}")
+
+
+STYLES: dict[str, Style] = {}
+DEFAULT_STYLE = "pavement"
+
+
+def register_style(style: Style) -> Style:
+    """Add a style to :data:`STYLES` after validating it.
+
+    Raises:
+        ValueError: If a style of that name exists.
+    """
+    if style.name in STYLES:
+        raise ValueError(f"style {style.name!r} is already registered")
+    style.validate()
+    STYLES[style.name] = style
+    return style
+
+
+def get_style(name: str) -> Style:
+    """Style by name.
+
+    Raises:
+        KeyError: If unknown (the message lists the known styles).
+    """
+    try:
+        return STYLES[name]
+    except KeyError:
+        raise KeyError(f"unknown style {name!r}; available: {', '.join(STYLES)}") from None
+
+
+register_style(Style(
+    name="pavement",
+    description=(
+        "default, tuned to CrackForest-like road photos: grey asphalt/concrete with fine "
+        "aggregate, thin dark irregular cracks (often faint or hair-line), mild daylight "
+        "gradients, slight blur, sensor noise and JPEG, blue/teal/violet casts"
+    ),
+    materials={"asphalt": 0.75, "concrete": 0.25},
+    zoom=(0.75, 1.3),
+    empty_fraction=0.1,
+    defects={
+        "crack": {"width": (1.8, 4.5), "hairline_prob": 0.2, "hairline_width": (1.0, 1.8),
+                  "darkness": (0.3, 0.75), "rim_ratio": (0.2, 0.6), "through_prob": 0.75,
+                  "branch_rate": (0.2, 1.0), "secondary": (0, 2), "halo_prob": 0.15},
+    },
+    distractors={"hair": 1.0, "object_shadow": 0.6, "edge": 0.4, "sealant": 0.15,
+                 "joint": 0.3, "scratch_marks": 0.3, "paint_line": 0.15},
+    distractor_count=(0, 2),
+    occlusion_prob=0.25,
+    imaging={
+        "illumination": {"p": 0.8, "gradient": (0.0, 0.2)},
+        "shadows": {"p": 0.06},
+        "perspective": {"p": 0.15, "strength": (0.02, 0.08)},
+        "blur": {"p": 0.6, "sigma": (0.3, 0.9), "motion_p": 0.1, "motion": (1.5, 4.0)},
+        "vignetting": {"p": 0.3, "strength": (0.05, 0.25)},
+        "color_cast": {"p": 0.85, "strength": 0.025},
+        "noise": {"sigma": (1.0, 3.5)},
+        "jpeg": {"p": 0.9, "quality": (65, 95)},
+    },
+))
+
+register_style(Style(
+    name="lab",
+    description=(
+        "clean laboratory shots: even light, concrete/plaster/ceramic specimens, crisp "
+        "dark cracks, no distractors or occluders, little noise, no compression"
+    ),
+    materials={"concrete": 0.45, "plaster": 0.35, "ceramic": 0.2},
+    zoom=(0.9, 1.1),
+    empty_fraction=0.1,
+    defects={
+        "crack": {"darkness": (0.6, 0.9), "width": (1.5, 5.0), "hairline_prob": 0.1,
+                  "fade": (0.0, 0.2), "dust_prob": 0.05, "halo_prob": 0.0},
+    },
+    distractors={},
+    distractor_count=(0, 0),
+    occlusion_prob=0.0,
+    imaging={
+        "illumination": {"p": 0.3, "gradient": (0.0, 0.05), "blotch": (0.0, 0.0)},
+        "shadows": {"p": 0.0},
+        "perspective": {"p": 0.0},
+        "blur": {"p": 0.2, "sigma": (0.3, 0.6), "motion_p": 0.0},
+        "vignetting": {"p": 0.0},
+        "color_cast": {"p": 0.2, "strength": 0.02},
+        "tone": {"p": 0.0},
+        "noise": {"p": 1.0, "sigma": (0.5, 1.5), "shot": (0.0, 0.01), "chroma": (0.0, 0.3)},
+        "jpeg": {"p": 0.0},
+    },
+))
+
+register_style(Style(
+    name="field",
+    description=(
+        "harsh outdoor inspection photos of concrete, plaster and asphalt: strong light "
+        "gradients and cast shadows, perspective, blur, heavy noise and JPEG, strong "
+        "colour casts, many distractors and occluders, faint cracks"
+    ),
+    materials={"concrete": 0.4, "plaster": 0.3, "asphalt": 0.3},
+    zoom=(0.6, 1.6),
+    empty_fraction=0.1,
+    defects={"crack": {"darkness": (0.25, 0.8), "fade": (0.1, 0.7), "dust_prob": 0.5}},
+    distractors={k: 1.0 for k in DISTRACTORS if k != "paint_line"},
+    distractor_count=(1, 4),
+    occlusion_prob=0.4,
+    imaging={
+        "illumination": {"p": 0.95, "gradient": (0.05, 0.4), "blotch": (0.02, 0.15)},
+        "shadows": {"p": 0.45, "darkness": (0.3, 0.7), "softness": (2.0, 30.0)},
+        "highlights": {"p": 0.1, "amplitude": (15.0, 60.0)},
+        "perspective": {"p": 0.5, "strength": (0.03, 0.15)},
+        "blur": {"p": 0.7, "sigma": (0.4, 1.6), "motion_p": 0.3, "motion": (2.0, 7.0)},
+        "vignetting": {"p": 0.5, "strength": (0.1, 0.45)},
+        "color_cast": {"p": 0.95, "strength": 0.1},
+        "tone": {"p": 0.9, "gamma": (0.7, 1.4), "contrast": (0.7, 1.3), "exposure": (0.7, 1.3)},
+        "noise": {"p": 1.0, "sigma": (2.0, 7.0), "shot": (0.0, 0.1), "chroma": (0.0, 3.0)},
+        "jpeg": {"p": 0.9, "quality": (40, 85)},
+    },
+))
+
+register_style(Style(
+    name="asphalt_road",
+    description=(
+        "road survey images: coarse asphalt only, wider and networked (alligator) cracks, "
+        "sealed cracks, worn paint lines, hard sun shadows, strong perspective"
+    ),
+    materials={"asphalt": 1.0},
+    zoom=(1.0, 1.8),
+    empty_fraction=0.1,
+    defects={
+        "crack": {"width": (1.5, 5.0), "hairline_prob": 0.1, "branch_rate": (0.3, 1.8),
+                  "branch_angle": (0.9, 1.6), "branch_length": (0.2, 0.6),
+                  "secondary": (0, 3), "spall_prob": 0.5, "darkness": (0.4, 0.85)},
+    },
+    distractors={"paint_line": 1.0, "sealant": 1.0, "object_shadow": 0.8, "edge": 0.4,
+                 "hair": 0.3, "joint": 0.2},
+    distractor_count=(1, 3),
+    occlusion_prob=0.35,
+    imaging={
+        "illumination": {"p": 0.9, "gradient": (0.05, 0.3)},
+        "shadows": {"p": 0.5, "darkness": (0.35, 0.65), "softness": (1.0, 8.0)},
+        "perspective": {"p": 0.6, "strength": (0.05, 0.18)},
+        "blur": {"p": 0.5, "sigma": (0.3, 1.2), "motion_p": 0.35, "motion": (2.0, 8.0)},
+        "color_cast": {"p": 0.9, "strength": 0.07},
+        "noise": {"sigma": (1.5, 5.0)},
+        "jpeg": {"p": 0.9, "quality": (50, 90)},
+    },
+))
+
+register_style(Style(
+    name="metal_line",
+    description=(
+        "industrial line-scan look (cf. magnetic tiles): grey machined or painted metal, "
+        "brushed streaks, thin straight hair-line cracks, specular highlights, vignetting, "
+        "scratch marks and part borders as distractors, grey images"
+    ),
+    materials={"machined_metal": 0.65, "painted_metal": 0.35},
+    zoom=(0.8, 1.2),
+    empty_fraction=0.15,
+    defects={
+        "crack": {"width": (1.0, 2.8), "hairline_prob": 0.4, "turn_sigma": (0.05, 0.25),
+                  "straightness": (0.1, 0.3), "roughness": (0.08, 0.2), "length": (0.15, 0.6),
+                  "through_prob": 0.15, "darkness": (0.4, 0.8), "branch_rate": (0.0, 0.5),
+                  "secondary": (0, 0), "spall_prob": 0.1, "dust_prob": 0.0, "halo_prob": 0.3},
+        "spot": {"radius": (2.0, 8.0)},
+    },
+    distractors={"scratch_marks": 1.0, "edge": 0.3, "hair": 0.3, "object_shadow": 0.2},
+    distractor_count=(0, 2),
+    occlusion_prob=0.05,
+    imaging={
+        "illumination": {"p": 0.9, "gradient": (0.05, 0.3)},
+        "shadows": {"p": 0.0},
+        "highlights": {"p": 0.7, "amplitude": (20.0, 80.0), "elongation": (2.0, 8.0)},
+        "perspective": {"p": 0.1, "strength": (0.01, 0.05)},
+        "blur": {"p": 0.4, "sigma": (0.3, 0.8), "motion_p": 0.1},
+        "vignetting": {"p": 0.8, "strength": (0.2, 0.5)},
+        "color_cast": {"p": 0.0},
+        "tone": {"p": 0.9, "gamma": (1.0, 1.3), "contrast": (0.9, 1.3), "exposure": (0.45, 0.95)},
+        "noise": {"sigma": (1.5, 5.0), "shot": (0.0, 0.08), "chroma": (0.0, 0.0)},
+        "jpeg": {"p": 0.5, "quality": (75, 95)},
+    },
+    grayscale=True,
+))
+
+register_style(Style(
+    name="tile",
+    description=(
+        "glazed ceramic tiles (and some plaster) indoors: grout-line grids, glossy "
+        "highlights, thin dark cracks across tiles, mild perspective"
+    ),
+    materials={"ceramic": 0.8, "plaster": 0.2},
+    zoom=(0.8, 1.3),
+    empty_fraction=0.1,
+    defects={"crack": {"width": (1.0, 3.0), "hairline_prob": 0.35, "darkness": (0.4, 0.85),
+                       "dust_prob": 0.1, "spall_prob": 0.2}},
+    distractors={"joint": 2.0, "scratch_marks": 0.5, "hair": 0.5, "object_shadow": 0.3},
+    distractor_count=(1, 2),
+    occlusion_prob=0.1,
+    imaging={
+        "highlights": {"p": 0.6, "amplitude": (20.0, 90.0)},
+        "perspective": {"p": 0.3, "strength": (0.02, 0.1)},
+        "shadows": {"p": 0.15},
+        "jpeg": {"p": 0.7, "quality": (70, 95)},
+    },
+))
+
+register_style(Style(
+    name="mixed",
+    description=(
+        "domain randomisation: every material, distractor and imaging effect with wide "
+        "ranges; useful as a diverse source set"
+    ),
+    materials=dict.fromkeys(MATERIALS, 1.0),
+    zoom=(0.6, 1.8),
+    empty_fraction=0.1,
+    defects={"crack": {"width": (0.8, 6.0), "darkness": (0.25, 0.9)}},
+    distractors=dict.fromkeys(DISTRACTORS, 1.0),
+    distractor_count=(0, 4),
+    occlusion_prob=0.3,
+    imaging={
+        "illumination": {"p": 0.9, "gradient": (0.0, 0.35), "blotch": (0.0, 0.12)},
+        "shadows": {"p": 0.3},
+        "highlights": {"p": 0.3},
+        "perspective": {"p": 0.35, "strength": (0.02, 0.15)},
+        "blur": {"p": 0.6, "sigma": (0.3, 1.5), "motion_p": 0.25},
+        "vignetting": {"p": 0.4},
+        "color_cast": {"p": 0.9, "strength": 0.08},
+        "tone": {"p": 0.8, "gamma": (0.75, 1.35), "contrast": (0.75, 1.3)},
+        "noise": {"sigma": (0.5, 6.0), "shot": (0.0, 0.08), "chroma": (0.0, 2.5)},
+        "jpeg": {"p": 0.8, "quality": (45, 95)},
+    },
+))
+
