@@ -1,9 +1,9 @@
 """Composition of one sample: surface, distractors, defects, occluders, imaging, mask.
 
 This is the only module that knows the order of the stages. Each stage draws from its
-own child of the image's seed sequence (``SeedSequence([seed, index]).spawn``, fixed
-order), so switching a feature off does not change the random numbers of the other
-stages and an ablation compares like with like.
+own child of the image's seed sequence (``SeedSequence([seed, index, crc32(style)])``,
+spawned in a fixed order), so switching a feature off does not change the random
+numbers of the other stages and an ablation compares like with like.
 """
 
 from __future__ import annotations

@@ -154,12 +154,15 @@ def width_profile(
         ``(N,)`` float64 widths in pixels, non-negative.
     """
     w = np.full(s.shape, float(base_width))
+    # Both noises are always drawn, so that switching one off (amplitude 0) leaves the
+    # random numbers used afterwards unchanged.
+    slow = noise_1d(rng, s, wavelength)
+    fast = rng.standard_normal(s.shape)
     if variation > 0:
         # Log-normal variation, clipped so that no stretch bulges beyond 1.8x the base.
-        slow = noise_1d(rng, s, wavelength)
         w *= np.clip(np.exp(variation * slow - 0.5 * variation * variation), 0.35, 1.8)
     if jitter > 0:
-        w *= np.clip(1.0 + jitter * rng.standard_normal(s.shape), 0.2, 2.0)
+        w *= np.clip(1.0 + jitter * fast, 0.2, 2.0)
     w = np.maximum(w, min_width)
     total = float(s[-1]) if s.size else 0.0
     if taper_start > 0:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -105,18 +105,20 @@ def generate_source(gen: dict, out_dir: str) -> str:
 def method_spec(name: str, spec) -> dict:
     """Normalise a method entry: a config path, or dict(config, source, cfg_options).
 
-    ``source='target'`` trains on the target's labeled train split (the oracle).
+    ``source='target'`` trains on the target's labeled train split (the oracle); ``generate``
+    overrides the benchmark's generator arguments for this method's own source set.
     """
     if isinstance(spec, str):
         spec = dict(config=spec)
     spec = dict(spec)
-    unknown = set(spec) - {"config", "source", "cfg_options"}
+    unknown = set(spec) - {"config", "source", "generate", "cfg_options"}
     if unknown or "config" not in spec:
         raise SystemExit(f"method {name!r}: expected a config path or dict(config=..., "
-                         f"source=..., cfg_options=[...]), got {spec}")
+                         f"source=..., generate=dict(...), cfg_options=[...]), got {spec}")
     if not osp.isfile(osp.join(REPO, spec["config"])):
         raise SystemExit(f"method {name!r}: config not found: {spec['config']!r}")
     return dict(config=spec["config"], source=spec.get("source"),
+                generate=dict(spec.get("generate") or {}),
                 cfg_options=list(spec.get("cfg_options", [])))
 
 
@@ -215,67 +217,89 @@ def plot_curves(curves: Dict[str, List[Dict[int, float]]], path: str, ylabel: st
 
 
 # ----------------------------------------------------------------------------- main
-def main(argv=None):
-    args = parse_args(argv)
-    bench = _load_benchmark(args.benchmark)
-    name = osp.splitext(osp.basename(args.benchmark))[0]
-    work_dir = osp.abspath(args.work_dir or osp.join(REPO, "work_dirs", "benchmarks", name))
-    out_dir = osp.abspath(args.out_dir or work_dir)
+def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] = None,
+                  methods: Optional[List[str]] = None, seeds: Optional[List[int]] = None,
+                  iters: Optional[int] = None, target: Optional[str] = None,
+                  source: Optional[str] = None, rerun: bool = False,
+                  cfg_options: Sequence[str] = (), table_title: Optional[str] = None) -> dict:
+    """Run (or reuse) every method x seed of ``bench`` and write the table and the plot.
+
+    Args:
+        bench (dict): the benchmark description (keys of a benchmark file: ``methods``,
+            ``seeds``, ``budget``, ``target``, ``source``, optional ``cfg_options``,
+            ``defect_class``, ``delete_checkpoints``).
+        name (str): the benchmark's name (titles).
+        work_dir (str): folder of the runs and generated data.
+        out_dir (str, optional): folder of results.json/.md and the plot. Default: work_dir.
+        methods, seeds, iters, target, source: overrides of the file's values.
+        rerun (bool): train finished runs again. Default: False.
+        cfg_options (Sequence[str]): extra ``--cfg-options`` for every training run.
+        table_title (str, optional): first line of results.md. Default: ``name``.
+
+    Returns:
+        dict: the content of results.json.
+    """
+    work_dir = osp.abspath(work_dir)
+    out_dir = osp.abspath(out_dir or work_dir)
     os.makedirs(work_dir, exist_ok=True)
     os.makedirs(out_dir, exist_ok=True)
 
-    methods = OrderedDict(bench.methods)
-    if args.methods:
-        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
-        unknown = [m for m in wanted if m not in methods]
+    all_methods = OrderedDict(bench["methods"])
+    if methods:
+        unknown = [m for m in methods if m not in all_methods]
         if unknown:
-            raise SystemExit(f"unknown method(s) {unknown}; the benchmark has {list(methods)}")
-        methods = OrderedDict((m, methods[m]) for m in wanted)
-    methods = OrderedDict((m, method_spec(m, spec)) for m, spec in methods.items())
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(bench.seeds)
-    budget = dict(bench.budget)
-    if args.iters:
-        budget["max_iters"] = args.iters
-        budget["val_interval"] = min(budget.get("val_interval", args.iters), args.iters)
+            raise SystemExit(f"unknown method(s) {unknown}; the benchmark has "
+                             f"{list(all_methods)}")
+        all_methods = OrderedDict((m, all_methods[m]) for m in methods)
+    specs = OrderedDict((m, method_spec(m, spec)) for m, spec in all_methods.items())
+    seeds = list(seeds) if seeds else list(bench["seeds"])
+    budget = dict(bench["budget"])
+    if iters:
+        budget["max_iters"] = iters
+        budget["val_interval"] = min(budget.get("val_interval", iters), iters)
 
-    target = dict(bench.target)
-    if args.target or not target.get("generate"):
-        target_root = osp.abspath(args.target or target["root"])
+    bench_target = dict(bench["target"])
+    if target or not bench_target.get("generate"):
+        target_root = osp.abspath(target or bench_target["root"])
         if not osp.isdir(target_root):
             raise SystemExit(f"target dataset not found: {target_root!r}")
     else:  # a generated, labeled target (the built-in demo)
-        target_root = generate_source(dict(target["generate"]),
+        target_root = generate_source(dict(bench_target["generate"]),
                                       osp.join(work_dir, "target_data"))
-    if args.source:
-        source_root = osp.abspath(args.source)
+    bench_source = dict(bench.get("source") or {})
+    base_generator = dict(bench_source.get("generate") or {})
+    if source:
+        source_root = osp.abspath(source)
         if not osp.isdir(source_root):
             raise SystemExit(f"source dataset not found: {source_root!r}")
-    elif bench.get("source", {}).get("root"):
-        source_root = osp.abspath(bench.source["root"])
+    elif bench_source.get("root"):
+        source_root = osp.abspath(bench_source["root"])
     else:
-        source_root = generate_source(dict(bench.source["generate"]),
-                                      osp.join(work_dir, "source_data"))
+        source_root = generate_source(base_generator, osp.join(work_dir, "source_data"))
 
     defect = bench.get("defect_class", "crack")
     env = dict(os.environ, SOURCE_ROOT=source_root, TARGET_ROOT=target_root,
                DATA_ROOT=target_root, PYTHONWARNINGS="ignore")
-    results: Dict[str, List[dict]] = OrderedDict((m, []) for m in methods)
-    curves: Dict[str, List[Dict[int, float]]] = OrderedDict((m, []) for m in methods)
-    total = len(methods) * len(seeds)
-    done = 0
+    results: Dict[str, List[dict]] = OrderedDict((m, []) for m in specs)
+    curves: Dict[str, List[Dict[int, float]]] = OrderedDict((m, []) for m in specs)
+    total = len(specs) * len(seeds)
+    done = trained = 0
     bench_start = time.time()
-    for method, spec in methods.items():
+    for method, spec in specs.items():
         cfg = spec["config"]
         run_env = dict(env)
         if spec["source"] == "target":  # the oracle: the target's own labeled train split
             run_env["SOURCE_ROOT"] = target_root
         elif spec["source"]:
             run_env["SOURCE_ROOT"] = osp.abspath(spec["source"])
+        elif spec["generate"]:  # a method with its own generated source (generator ablation)
+            run_env["SOURCE_ROOT"] = generate_source(
+                {**base_generator, **spec["generate"]}, osp.join(work_dir, "sources", method))
         for seed in seeds:
             run_dir = osp.join(work_dir, method, f"seed{seed}")
             report_path = osp.join(run_dir, "report.json")
             record_path = osp.join(run_dir, "run.json")
-            if args.rerun and osp.isdir(run_dir):
+            if rerun and osp.isdir(run_dir):
                 shutil.rmtree(run_dir)
             if not osp.isfile(report_path):
                 if osp.isdir(run_dir):  # an interrupted run: start it cleanly
@@ -284,10 +308,10 @@ def main(argv=None):
                 opts = [f"randomness.seed={seed}", f"train_cfg.max_iters={budget['max_iters']}",
                         f"train_cfg.val_interval={budget['val_interval']}",
                         f"default_hooks.checkpoint.interval={budget['max_iters']}",
-                        *bench.get("cfg_options", []), *spec["cfg_options"], *args.cfg_options]
+                        *bench.get("cfg_options", []), *spec["cfg_options"], *cfg_options]
                 eta = ""
-                if done:
-                    per_run = (time.time() - bench_start) / done
+                if trained:
+                    per_run = (time.time() - bench_start) / trained
                     eta = f", ETA {per_run * (total - done) / 60:.0f} min"
                 print(f"[benchmark] {done + 1}/{total}: {method} seed {seed} "
                       f"({budget['max_iters']} iterations{eta})", flush=True)
@@ -299,9 +323,11 @@ def main(argv=None):
                      osp.join(run_dir, "test.log"))
                 with open(record_path, "w") as f:
                     json.dump(dict(method=method, config=cfg, seed=seed, seconds=seconds,
-                                   iterations=budget["max_iters"], options=opts), f, indent=2)
+                                   iterations=budget["max_iters"], options=opts,
+                                   source=run_env["SOURCE_ROOT"]), f, indent=2)
                 if bench.get("delete_checkpoints", False):
                     os.remove(ckpt)
+                trained += 1
             done += 1
             with open(report_path) as f:
                 report = json.load(f)
@@ -314,22 +340,32 @@ def main(argv=None):
     table = summarize(results)
     md = markdown_table(table, defect)
     payload = OrderedDict(
-        benchmark=osp.relpath(osp.abspath(args.benchmark), REPO), target=target_root,
-        source=source_root, budget=budget, seeds=seeds, defect_class=defect,
-        units="percent (scores), minutes (time)", methods=table,
-        runs=dict(results),
-        date=time.strftime("%Y-%m-%d %H:%M"),
+        benchmark=name, target=target_root, source=source_root, budget=budget, seeds=seeds,
+        defect_class=defect, units="percent (scores), minutes (time)", methods=table,
+        runs=dict(results), date=time.strftime("%Y-%m-%d %H:%M"),
         machine=f"{os.cpu_count()} CPU cores" + ("" if not _cuda() else f", {_cuda()}"))
     with open(osp.join(out_dir, "results.json"), "w") as f:
         json.dump(payload, f, indent=2)
     with open(osp.join(out_dir, "results.md"), "w") as f:
-        f.write(f"# {name}\n\nTarget: `{target_root}`; source: `{source_root}`; "
+        f.write(f"# {table_title or name}\n\nTarget: `{target_root}`; source: `{source_root}`; "
                 f"{budget['max_iters']} iterations, seeds {seeds}.\n\n{md}\n")
     plot_curves(curves, osp.join(out_dir, "target_iou_curves.png"), f"target {defect} IoU (%)")
     print("\n" + md)
     print(f"\n[benchmark] table: {osp.join(out_dir, 'results.md')}  plot: "
-          f"{osp.join(out_dir, 'target_iou_curves.png')}")
+          f"{osp.join(out_dir, 'target_iou_curves.png')}", flush=True)
     return payload
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    bench = _load_benchmark(args.benchmark)
+    name = osp.splitext(osp.basename(args.benchmark))[0]
+    work_dir = args.work_dir or osp.join(REPO, "work_dirs", "benchmarks", name)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    return run_benchmark(bench.to_dict(), name, work_dir, args.out_dir, methods=methods,
+                         seeds=seeds, iters=args.iters, target=args.target, source=args.source,
+                         rerun=args.rerun, cfg_options=args.cfg_options)
 
 
 def _cuda() -> str:

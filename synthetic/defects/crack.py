@@ -108,6 +108,7 @@ class Crack(DefectType):
         "secondary": (0, 1),  # secondary cracks near the main one (inclusive)
         "spall_prob": 0.35,
         "spall_rate": (0.3, 2.0),  # spalls per 100 px when present
+        "spall_depth": (0.25, 0.55),  # spall darkness relative to the crack
         "dust_prob": 0.3,
         "dust": (0.2, 0.6),  # darkness removed where dust fills the crack
         "fade": (0.0, 0.6),  # amplitude of darkness fading along the crack
@@ -167,6 +168,7 @@ class Crack(DefectType):
             "spall_rate": (
                 uniform(rng, options["spall_rate"]) if chance(rng, options["spall_prob"]) else 0.0
             ),
+            "spall_depth": uniform(rng, options["spall_depth"]),
             "dust": uniform(rng, options["dust"]) if chance(rng, options["dust_prob"]) else 0.0,
             "fade": uniform(rng, options["fade"]),
             "halo": uniform(rng, options["halo"]) if chance(rng, options["halo_prob"]) else 0.0,
@@ -185,24 +187,29 @@ class Crack(DefectType):
             disable: Realism features switched off.
 
         Returns:
-            ``(strokes, spall_polygons, rng)``; ``rng`` continues the detail stream
-            for the appearance.
+            ``(strokes, spall_polygons, rngs)``; ``rngs`` holds the detail generators
+            of the appearance (``"fade"``, ``"dust"``).
         """
-        rng = np.random.default_rng(params["seed"])
+        # One detail stream per feature, so that switching a feature off leaves the
+        # others (and the main course) exactly as they were.
+        names = ("main", "branch", "secondary", "spall", "fade", "dust")
+        seqs = np.random.SeedSequence(params["seed"]).spawn(len(names))
+        rngs = {n: np.random.default_rng(seqs[i]) for i, n in enumerate(names)}
         zoom = params["zoom"]
         jagged = "jagged" not in disable
+        rng = rngs["main"]
         main = _walk(rng, np.array(params["start"]), params["angle"], params["length"],
                      params, jagged, zoom, params["width"])
         s = shapes.arc_length(main)
         wid = _widths(rng, s, params["width"], params, disable, zoom, taper_start=True)
         strokes: list[shapes.Stroke] = [(main, wid)]
         if "branching" not in disable:
-            self._branch(rng, main, wid, s, params, disable, depth=0, out=strokes)
-            self._secondary(rng, main, wid, s, params, disable, out=strokes)
+            self._branch(rngs["branch"], main, wid, s, params, disable, depth=0, out=strokes)
+            self._secondary(rngs["secondary"], main, wid, s, params, disable, out=strokes)
         spalls: list[np.ndarray] = []
         if "spalls" not in disable and params["spall_rate"] > 0:
-            spalls = self._spalls(rng, strokes[0], params)
-        return strokes, spalls, rng
+            spalls = self._spalls(rngs["spall"], strokes[0], params)
+        return strokes, spalls, rngs
 
     def _branch(self, rng, pts, wid, s, params, disable, depth, out) -> None:
         total = float(s[-1])
@@ -275,7 +282,7 @@ class Crack(DefectType):
         self, params: Mapping[str, Any], size: tuple[int, int], disable: frozenset[str]
     ) -> DefectRender | None:
         """Render coverage and darkening of one crack (see the module docstring)."""
-        strokes, spalls, rng = self.geometry(params, disable)
+        strokes, spalls, rngs = self.geometry(params, disable)
         margin = 3 + int(2 * params["width"]) if params["halo"] > 0 else 2
         region = bounding_region(strokes, spalls, size, margin=margin)
         if region is None:
@@ -294,15 +301,17 @@ class Crack(DefectType):
             core = lines * smoothstep(0.45, 0.9, inner)
             dark = d * (np.float32(rim) * lines + np.float32(1.0 - rim) * core)
             if spalls:  # chipped edges are shallow: lighter than the crack itself
-                dark += d * np.float32(rng.uniform(0.25, 0.55)) * (cov - lines)
+                dark += d * np.float32(params["spall_depth"]) * (cov - lines)
         else:
             dark = d * cov
         rh, rw = region.shape
         if "fading" not in disable and params["fade"] > 0:
+            rng = rngs["fade"]
             f = smooth_noise(rng, rh, rw, rng.uniform(30.0, 90.0) * zoom)
             dark *= np.float32(1.0) - np.float32(params["fade"]) * smoothstep(-1.0, 1.0, f)
         offset = None
         if "dust" not in disable and params["dust"] > 0:
+            rng = rngs["dust"]
             m = smoothstep(0.0, 1.2, smooth_noise(rng, rh, rw, rng.uniform(5.0, 20.0) * zoom))
             dark *= np.float32(1.0) - np.float32(params["dust"]) * m
             specks = smoothstep(1.2, 2.2, grain(rng, rh, rw, 0.7 * zoom)) * m * cov

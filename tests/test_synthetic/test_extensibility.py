@@ -103,3 +103,18 @@ def test_disabled_distractors_and_texture_are_gone():
         return np.abs(np.diff(g, axis=1))[away].mean()
 
     assert fine_detail(flat) < 0.25 * fine_detail(tex)
+
+
+@pytest.mark.parametrize("feature", ["branching", "spalls"])
+def test_removing_geometry_features_keeps_the_rest_of_the_crack(feature):
+    # Each crack feature has its own random stream: without branches (or spalls) the
+    # mask is a subset of the full mask, never a different crack.
+    strictly_smaller = 0
+    for index in range(6):
+        _, full, _ = synthetic.render_sample(2, index, "crack", 128, "asphalt_road",
+                                             ("occlusion", "empty_images"))
+        _, part, _ = synthetic.render_sample(2, index, "crack", 128, "asphalt_road",
+                                             ("occlusion", "empty_images", feature))
+        assert not (part & ~full).any()
+        strictly_smaller += int(part.sum() < full.sum())
+    assert strictly_smaller >= 2
