@@ -1,10 +1,16 @@
 """Evaluate a checkpoint and write the report (MMSeg's tools/test.py conventions).
 
-    python tools/test.py CONFIG CHECKPOINT [--out report.json] [--show-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--out report.json] [--md report.md]
+                         [--per-image-csv per_image.csv] [--tolerance-px 2]
+                         [--tolerances 0 1 2 3 5] [--verdict-min-area 16] [--show-dir DIR]
                          [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...] [--tta]
 
-``--out`` writes the metrics as JSON: ``mIoU``, ``aAcc``, ``mF1`` and ``per_class`` entries with
-``IoU``, ``precision``, ``recall``, ``F1`` (percent), the confusion matrix and provenance.
+``--out`` writes the metrics as JSON (percent): ``mIoU``, ``aAcc``, ``mF1``, ``mDice``,
+``mTolerantF1``, ``per_class.<name>`` with ``IoU``, ``precision``, ``recall``, ``F1``, ``Dice``,
+pixel counts and (defect classes) ``tolerant`` / ``tolerant_by_px`` scores, ``image_level``
+verdict counts, the confusion matrix (raw and row-normalised) and provenance; and the same as
+Markdown tables beside it (``report.json`` -> ``report.md``) unless ``--md`` names another file.
+``--per-image-csv`` adds one row per image. See ``docs/tools.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,19 @@ def parse_args(argv=None):
     parser.add_argument("config", help="config file path")
     parser.add_argument("checkpoint", help="checkpoint file")
     parser.add_argument("--work-dir", help="folder for the test logs")
-    parser.add_argument("--out", help="write the metric report to this JSON file")
+    parser.add_argument("--out", help="write the metric report to this JSON file (and "
+                        "Markdown tables beside it, same name with .md)")
+    parser.add_argument("--md", help="write the report as Markdown tables to this file "
+                        "(default with --out: beside the JSON)")
+    parser.add_argument("--per-image-csv", metavar="PATH", help="write one CSV row per image: "
+                        "per-class IoU/F1/tolerant F1, defect pixel counts, verdict vs truth")
+    parser.add_argument("--tolerance-px", type=float, help="distance tolerance in pixels of "
+                        "the headline tolerant precision/recall/F1 (default: the config's, 2)")
+    parser.add_argument("--tolerances", type=float, nargs="+", metavar="K",
+                        help="all tolerances reported in the sweep (default: 0 1 2 3 5)")
+    parser.add_argument("--verdict-min-area", type=int, metavar="PX",
+                        help="smallest predicted defect region (pixels) that makes an image "
+                             "'defect' in the image-level verdict (default: 16)")
     parser.add_argument("--show-dir", help="save images with ground truth and prediction "
                         "painted into this folder")
     parser.add_argument("--show", action="store_true", help="show prediction results")
@@ -48,6 +66,49 @@ def parse_args(argv=None):
 
 def _evaluators(cfg_evaluator):
     return cfg_evaluator if isinstance(cfg_evaluator, (list, tuple)) else [cfg_evaluator]
+
+
+def report_paths(args) -> dict:
+    """The report files asked for on the command line: ``{metric argument: path}``."""
+    paths = {}
+    if args.out:
+        if osp.isdir(args.out):
+            raise SystemExit(f"--out is a folder: {args.out!r}; give a .json file path")
+        paths["report_file"] = args.out
+        paths["markdown_file"] = args.md or osp.splitext(args.out)[0] + ".md"
+    elif args.md:
+        paths["markdown_file"] = args.md
+    if args.per_image_csv:
+        if osp.isdir(args.per_image_csv):
+            raise SystemExit(f"--per-image-csv is a folder: {args.per_image_csv!r}; give a "
+                             ".csv file path")
+        paths["per_image_csv"] = args.per_image_csv
+    for key, path in paths.items():
+        if key != "report_file" and osp.abspath(path) == osp.abspath(args.out or ""):
+            raise SystemExit(f"{path!r} would overwrite the JSON report (--out)")
+    return paths
+
+
+def configure_report(cfg, args) -> None:
+    """Point the config's DefectMetric(s) at the report files and options of the CLI."""
+    paths = report_paths(args)
+    options = {k: v for k, v in (("tolerance_px", args.tolerance_px),
+                                 ("tolerances", args.tolerances),
+                                 ("verdict_min_area", args.verdict_min_area)) if v is not None}
+    if not paths and not options:
+        return
+    defect_metrics = [e for e in _evaluators(cfg.test_evaluator)
+                      if e.get("type") == "DefectMetric"]
+    if not defect_metrics:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in (*paths, *options))
+        raise SystemExit(f"{flags} need a DefectMetric in test_evaluator "
+                         f"(got {cfg.test_evaluator})")
+    meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
+                date=datetime.datetime.now().isoformat(timespec="seconds"))
+    for evaluator in defect_metrics:
+        evaluator.update(paths)
+        evaluator.update(options)
+        evaluator.report_meta = {**evaluator.get("report_meta", {}), **meta}
 
 
 def main(argv=None):
@@ -78,19 +139,7 @@ def main(argv=None):
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
-    if args.out:
-        if osp.isdir(args.out):
-            raise SystemExit(f"--out is a folder: {args.out!r}; give a .json file path")
-        defect_metrics = [e for e in _evaluators(cfg.test_evaluator)
-                          if e.get("type") == "DefectMetric"]
-        if not defect_metrics:
-            raise SystemExit("--out needs a DefectMetric in test_evaluator "
-                             f"(got {cfg.test_evaluator})")
-        meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
-                    date=datetime.datetime.now().isoformat(timespec="seconds"))
-        for evaluator in defect_metrics:
-            evaluator.report_file = args.out
-            evaluator.report_meta = {**evaluator.get("report_meta", {}), **meta}
+    configure_report(cfg, args)
     setup_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)

@@ -10,23 +10,11 @@ from helpers import REPO, cfg_options
 
 sys.path.insert(0, REPO)
 
+from test_models.test_hrda_configs import TINY_HRDA as TINY  # noqa: E402
+
 from tools import benchmark  # noqa: E402
 
 CONFIG = osp.join(REPO, "configs/hrda/hrda_daformer_mit-b0_4x1k_cracks-256_cpu.py")
-TINY = {
-    "model.backbone.embed_dims": 8,
-    "model.backbone.num_layers": [1, 1, 1, 1],
-    "model.decode_head.decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.decoder.embed_dims": 16,
-    "model.decode_head.decoder.channels": 16,
-    "model.decode_head.attention_decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.attention_decoder.embed_dims": 16,
-    "model.decode_head.attention_decoder.channels": 16,
-    "model.detail_crop_size": [32, 32],
-    "model.detail_stride": [16, 16],
-    "model.test_cfg.crop_size": [64, 64],
-    "model.test_cfg.stride": [32, 32],
-}
 
 
 def test_both_modes_are_timed_and_compared(tmp_path, capsys):

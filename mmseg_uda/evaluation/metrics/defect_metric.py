@@ -1,13 +1,25 @@
-"""Segmentation metrics for defect inspection: IoU plus precision / recall / F1 per class.
+"""Segmentation metrics for defect inspection: IoU, precision / recall / F1, tolerant scores.
 
-The evaluator accumulates one confusion matrix over the whole set (pixels with the ignore
-label are skipped) and reports, in percent like MMSeg:
+The evaluator accumulates, per image, a confusion matrix (pixels with the ignore label are
+skipped), boundary-tolerant match counts and the largest predicted region of each defect class;
+:meth:`DefectMetric.compute_metrics` sums them (after MMEngine gathered the per-image results of
+every rank) and reports, in percent like MMSeg:
 
-* ``aAcc`` — pixel accuracy; ``mIoU``, ``mF1`` — means over the classes present in the ground
-  truth or the predictions (a class absent from both is not evaluated and is reported as null);
-* per class: ``IoU``, ``precision``, ``recall``, ``F1`` (= Dice), and the pixel counts.
+* ``aAcc`` — pixel accuracy; ``mIoU``, ``mF1`` (= ``mDice``) — means over the classes present in
+  the ground truth or the predictions (a class absent from both is reported as null);
+* per class: ``IoU``, ``precision``, ``recall``, ``F1``, ``Dice`` (= F1) and pixel counts;
+* per defect class (every class but the first, the background): ``tolerant`` precision / recall /
+  F1 at ``tolerance_px`` and ``tolerant_by_px`` at every tolerance (a predicted pixel is correct
+  within k pixels of a true one and a true pixel is found within k pixels of a predicted one, as
+  in the crack-detection literature); ``mTolerantF1`` is their mean F1 at ``tolerance_px``;
+* ``image_level`` — the OK / defect verdict of each image (defect when a predicted region of a
+  defect class has at least ``verdict_min_area`` pixels; truly defective when its mask has a
+  defect pixel) against the truth: TP / FP / FN / TN, precision, recall, accuracy;
+* ``confusion_matrix`` (pixels, ``cm[true][pred]``) and ``confusion_matrix_normalized``
+  (percent of each true class).
 
-With ``report_file`` set, the full report is written as JSON (rank 0 only).
+Files (rank 0 only): ``report_file`` (JSON), ``markdown_file`` (tables for humans) and
+``per_image_csv`` (one row per image).
 """
 
 from __future__ import annotations
@@ -25,6 +37,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
+
+from ..functional import (
+    DEFAULT_MIN_AREA,
+    largest_region_area,
+    tolerant_match_counts,
+    tolerant_scores,
+)
+from ..report import report_to_markdown, write_csv
 
 
 def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
@@ -97,9 +117,18 @@ def _percent(value):
     return value
 
 
+def _cell(value, digits: int = 2):
+    """A CSV / table cell: numbers rounded, nan and None empty."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return round(value, digits)
+    return value
+
+
 @METRICS.register_module()
 class DefectMetric(BaseMetric):
-    """IoU / precision / recall / F1 per class for defect segmentation.
+    """IoU / precision / recall / F1, tolerant scores and image verdicts for defect segmentation.
 
     Args:
         ignore_index (int): label value excluded from every score. Default: 255.
@@ -109,21 +138,49 @@ class DefectMetric(BaseMetric):
         prefix (str, optional): prefix of the metric names. Default: None.
         report_meta (dict, optional): extra entries copied into the JSON report (tools add
             the config and checkpoint paths). Default: None.
+        tolerance_px (float): distance tolerance in pixels of the headline tolerant scores
+            (``per_class.<name>.tolerant`` and ``mTolerantF1``). Default: 2.
+        tolerances (Sequence[float]): further tolerances in pixels reported under
+            ``tolerant_by_px`` (``tolerance_px`` is always added; 0 = strict). Default:
+            (0, 1, 2, 3, 5).
+        verdict_min_area (int): a predicted region (8-connected component of one defect class)
+            needs at least this many pixels to make the image-level verdict "defect".
+            Default: 16.
+        markdown_file (str, optional): where to write the report as Markdown tables.
+            Default: None.
+        per_image_csv (str, optional): where to write one CSV row per image (per-class IoU,
+            F1, tolerant F1, defect pixel counts, verdict against the truth). Default: None.
     """
 
     default_prefix: Optional[str] = None
 
     def __init__(self, ignore_index: int = 255, report_file: Optional[str] = None,
                  collect_device: str = "cpu", prefix: Optional[str] = None,
-                 report_meta: Optional[dict] = None, **kwargs) -> None:
+                 report_meta: Optional[dict] = None, tolerance_px: float = 2,
+                 tolerances: Sequence[float] = (0, 1, 2, 3, 5),
+                 verdict_min_area: int = DEFAULT_MIN_AREA, markdown_file: Optional[str] = None,
+                 per_image_csv: Optional[str] = None, **kwargs) -> None:
         if kwargs:
-            raise TypeError(f"DefectMetric got unknown argument(s) {sorted(kwargs)}; expected "
-                            "ignore_index, report_file, collect_device, prefix, report_meta")
+            raise TypeError(
+                f"DefectMetric got unknown argument(s) {sorted(kwargs)}; expected ignore_index, "
+                "report_file, collect_device, prefix, report_meta, tolerance_px, tolerances, "
+                "verdict_min_area, markdown_file, per_image_csv")
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if tolerance_px < 0 or any(k < 0 for k in tolerances):
+            raise ValueError(f"tolerances must be >= 0 pixels, got tolerance_px={tolerance_px}, "
+                             f"tolerances={list(tolerances)}")
+        if verdict_min_area < 1:
+            raise ValueError(f"verdict_min_area must be >= 1 pixel, got {verdict_min_area}")
         self.ignore_index = ignore_index
         self.report_file = report_file
         self.report_meta = dict(report_meta or {})
+        self.tolerance_px = _number(tolerance_px)
+        self.tolerances = sorted({_number(k) for k in tolerances} | {self.tolerance_px})
+        self.verdict_min_area = int(verdict_min_area)
+        self.markdown_file = markdown_file
+        self.per_image_csv = per_image_csv
         self.last_report: Optional[dict] = None
+        self.last_rows: Optional[List[dict]] = None
 
     @property
     def class_names(self) -> List[str]:
@@ -133,7 +190,7 @@ class DefectMetric(BaseMetric):
         return list(self.dataset_meta["classes"])
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Accumulate the confusion matrix of each predicted sample."""
+        """Accumulate per-image statistics (numpy arrays only, so ranks gather them cheaply)."""
         num_classes = len(self.class_names)
         for sample in data_samples:
             pred = sample["pred_sem_seg"]["data"].squeeze(0)
@@ -142,7 +199,61 @@ class DefectMetric(BaseMetric):
                                "evaluation needs a labeled split (with_masks=True)")
             label = sample["gt_sem_seg"]["data"].squeeze(0).to(pred.device)
             cm = confusion_matrix(pred, label, num_classes, self.ignore_index)
-            self.results.append(dict(img_path=sample.get("img_path"), cm=cm.cpu().numpy()))
+            self.results.append(self.image_statistics(
+                pred.cpu().numpy(), label.cpu().numpy(), num_classes,
+                img_path=sample.get("img_path"), cm=cm.cpu().numpy()))
+
+    def image_statistics(self, pred: np.ndarray, label: np.ndarray, num_classes: int,
+                         img_path: Optional[str] = None, cm: Optional[np.ndarray] = None) -> dict:
+        """Statistics of one image: confusion matrix, tolerant counts, largest regions.
+
+        Args:
+            pred (np.ndarray): (H, W) predicted class ids.
+            label (np.ndarray): (H, W) true class ids (``ignore_index`` skipped).
+            num_classes (int): number of classes (background first).
+            img_path (str, optional): the image, for the per-image CSV. Default: None.
+            cm (np.ndarray, optional): the confusion matrix if already computed. Default: None.
+
+        Returns:
+            dict: ``img_path``; ``cm`` (C, C); ``tol`` (C-1, T, 4) counts
+            ``[pred_total, pred_matched, gt_total, gt_matched]`` per defect class and tolerance;
+            ``largest`` (C,) largest predicted region in pixels per class (0 for background).
+        """
+        if cm is None:
+            cm = confusion_matrix(torch.from_numpy(pred), torch.from_numpy(label), num_classes,
+                                  self.ignore_index).numpy()
+        valid = label != self.ignore_index
+        tol = np.zeros((num_classes - 1, len(self.tolerances), 4), dtype=np.int64)
+        largest = np.zeros(num_classes, dtype=np.int64)
+        for c in range(1, num_classes):
+            pred_c = (pred == c) & valid
+            tol[c - 1] = tolerant_match_counts(pred_c, label == c, self.tolerances, valid)
+            largest[c] = largest_region_area(pred_c)
+        return dict(img_path=img_path, cm=np.asarray(cm, dtype=np.int64), tol=tol,
+                    largest=largest)
+
+    # ------------------------------------------------------------------ summaries
+    def _verdicts(self, result: dict):
+        truth = bool(result["cm"][1:, :].sum() > 0)
+        predicted = bool(result["largest"][1:].max(initial=0) >= self.verdict_min_area)
+        return truth, predicted
+
+    def image_level(self, results: List[dict]) -> dict:
+        """Counts and scores (fractions) of the image-level OK / defect verdict."""
+        tp = fp = fn = tn = 0
+        for r in results:
+            truth, predicted = self._verdicts(r)
+            tp += truth and predicted
+            fn += truth and not predicted
+            fp += predicted and not truth
+            tn += not truth and not predicted
+        nan = float("nan")
+        return OrderedDict(
+            min_area_px=self.verdict_min_area, TP=tp, FP=fp, FN=fn, TN=tn,
+            num_defective=tp + fn, num_ok=fp + tn,
+            precision=tp / (tp + fp) if tp + fp else nan,
+            recall=tp / (tp + fn) if tp + fn else nan,
+            accuracy=(tp + tn) / len(results) if results else nan)
 
     def build_report(self, results: List[dict]) -> dict:
         """The full report (scores in percent) from the per-sample results."""
@@ -152,34 +263,114 @@ class DefectMetric(BaseMetric):
         per_class = OrderedDict(
             (name, OrderedDict((k, _percent(v)) for k, v in vals.items()))
             for name, vals in scores["per_class"].items())
+        tol = np.sum([r["tol"] for r in results], axis=0)
+        tolerant_f1 = []
+        for c, name in enumerate(names[1:]):
+            by_px = OrderedDict()
+            for t, k in enumerate(self.tolerances):
+                by_px[str(k)] = OrderedDict(
+                    (key, _percent(v)) for key, v in tolerant_scores(tol[c, t]).items())
+            head = by_px[str(self.tolerance_px)]
+            per_class[name]["tolerant"] = OrderedDict(tolerance_px=self.tolerance_px, **head)
+            per_class[name]["tolerant_by_px"] = by_px
+            if head["F1"] is not None:
+                tolerant_f1.append(head["F1"])
+        row_sums = cm.sum(axis=1, keepdims=True)
+        normalized = np.divide(100.0 * cm, row_sums, out=np.zeros(cm.shape, dtype=np.float64),
+                               where=row_sums > 0)
+        image_level = OrderedDict((k, _percent(v) if isinstance(v, float) else v)
+                                  for k, v in self.image_level(results).items())
         report = OrderedDict(
             mIoU=_percent(scores["mIoU"]), aAcc=_percent(scores["aAcc"]),
-            mF1=_percent(scores["mF1"]), per_class=per_class, classes=names,
+            mF1=_percent(scores["mF1"]), mDice=_percent(scores["mF1"]),
+            mTolerantF1=round(float(np.mean(tolerant_f1)), 4) if tolerant_f1 else None,
+            tolerance_px=self.tolerance_px, tolerances=list(self.tolerances),
+            per_class=per_class, image_level=image_level, classes=names,
             num_images=len(results), ignore_index=self.ignore_index,
-            units="percent", confusion_matrix=cm.astype(np.int64).tolist())
+            units="percent", confusion_matrix=cm.astype(np.int64).tolist(),
+            confusion_matrix_normalized=np.round(normalized, 4).tolist())
         report.update(self.report_meta)
         return report
 
+    def per_image_rows(self, results: List[dict]) -> List[dict]:
+        """One CSV row per image (scores in percent, empty when undefined)."""
+        names = self.class_names
+        t = self.tolerances.index(self.tolerance_px)
+        rows = []
+        for r in results:
+            truth, predicted = self._verdicts(r)
+            row = OrderedDict(
+                image=r["img_path"] or "", gt_verdict="defect" if truth else "OK",
+                pred_verdict="defect" if predicted else "OK",
+                verdict_correct=int(truth == predicted))
+            scores = scores_from_confusion(r["cm"], names)["per_class"]
+            for c, name in enumerate(names):
+                row[f"IoU_{name}"] = _cell(100 * scores[name]["IoU"])
+                row[f"F1_{name}"] = _cell(100 * scores[name]["F1"])
+                if c == 0:
+                    continue
+                tol_f1 = tolerant_scores(r["tol"][c - 1, t])["F1"]
+                row[f"tolF1@{self.tolerance_px}px_{name}"] = _cell(100 * tol_f1)
+                row[f"gt_px_{name}"] = int(r["cm"][c, :].sum())
+                row[f"pred_px_{name}"] = int(r["cm"][:, c].sum())
+                row[f"largest_region_px_{name}"] = int(r["largest"][c])
+            rows.append(row)
+        return rows
+
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """Summarise, print a table, write the JSON report, return flat scalars."""
+        """Summarise, print a table, write the report files, return flat scalars."""
         report = self.build_report(results)
         self.last_report = report
-        table = PrettyTable(field_names=["class", "IoU", "precision", "recall", "F1"])
+        table = PrettyTable(field_names=["class", "IoU", "precision", "recall", "F1",
+                                         f"tol. F1@{self.tolerance_px}px"])
         for name, vals in report["per_class"].items():
-            table.add_row([name] + [("n/a" if vals[k] is None else f"{vals[k]:.2f}")
-                                    for k in ("IoU", "precision", "recall", "F1")])
+            tol_f1 = vals.get("tolerant", {}).get("F1")
+            table.add_row([name] + [("n/a" if v is None else f"{v:.2f}") for v in
+                                    [vals[k] for k in ("IoU", "precision", "recall", "F1")]
+                                    + [tol_f1]])
         logger = MMLogger.get_current_instance()
-        print_log("per-class results (percent):\n" + table.get_string(), logger=logger)
-        if self.report_file:
-            out_dir = osp.dirname(osp.abspath(self.report_file))
-            os.makedirs(out_dir, exist_ok=True)
-            with open(self.report_file, "w", encoding="utf-8") as f:
-                json.dump(report, f, indent=2)
-            print_log(f"report written to {self.report_file}", logger=logger)
+        img = report["image_level"]
+        print_log("per-class results (percent):\n" + table.get_string() +
+                  f"\nimage-level verdict (region >= {self.verdict_min_area} px): "
+                  f"TP={img['TP']} FP={img['FP']} FN={img['FN']} TN={img['TN']}", logger=logger)
+        for path, write in ((self.report_file, self._write_json),
+                            (self.markdown_file, self._write_markdown),
+                            (self.per_image_csv, self._write_csv)):
+            if path:
+                os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+                write(path, report, results)
+                print_log(f"report written to {path}", logger=logger)
         flat = OrderedDict()
-        for key in ("aAcc", "mIoU", "mF1"):
+        for key in ("aAcc", "mIoU", "mF1", "mDice", "mTolerantF1"):
             flat[key] = report[key] if report[key] is not None else float("nan")
         for name, vals in report["per_class"].items():
             for key in ("IoU", "precision", "recall", "F1"):
                 flat[f"{key}.{name}"] = vals[key] if vals[key] is not None else float("nan")
+            if "tolerant" in vals:
+                f1 = vals["tolerant"]["F1"]
+                flat[f"tolerantF1.{name}"] = f1 if f1 is not None else float("nan")
+        for key in ("precision", "recall"):
+            value = img[key]
+            flat[f"image_{key}"] = value if value is not None else float("nan")
         return flat
+
+    @staticmethod
+    def _write_json(path: str, report: dict, results: list) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+
+    @staticmethod
+    def _write_markdown(path: str, report: dict, results: list) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(report_to_markdown(report))
+
+    def _write_csv(self, path: str, report: dict, results: list) -> None:
+        rows = self.per_image_rows(results)
+        self.last_rows = rows
+        write_csv(rows, path)
+
+
+def _number(value: float):
+    """An int when the value is whole (tolerances print as ``2``, not ``2.0``)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value

@@ -1,0 +1,54 @@
+"""tools/test.py --out / --md / --per-image-csv on a tiny trained checkpoint."""
+
+import csv
+import json
+
+import pytest
+from reports_helpers import load_tool, run_tool, tiny_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+def test_report_files_end_to_end(run, tmp_path):
+    out = tmp_path / "rep" / "report.json"
+    res = run_tool("test", [run["config"], run["checkpoint"], "--work-dir", str(tmp_path / "w"),
+                            "--out", str(out), "--per-image-csv", str(tmp_path / "img.csv"),
+                            "--tolerance-px", "3", "--tolerances", "0", "1",
+                            "--verdict-min-area", "4", "--cfg-options",
+                            *run["model_options"], *run["data_options"]])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "mTolerantF1" in res.stdout
+    report = json.loads(out.read_text())
+    for key in ("mIoU", "aAcc", "mF1", "mDice", "mTolerantF1", "image_level",
+                "confusion_matrix", "confusion_matrix_normalized"):
+        assert key in report
+    crack = report["per_class"]["crack"]
+    assert {"IoU", "precision", "recall", "F1", "Dice", "tolerant", "tolerant_by_px"} <= set(crack)
+    assert crack["tolerant"]["tolerance_px"] == 3 and report["tolerances"] == [0, 1, 3]
+    assert crack["tolerant_by_px"]["0"]["precision"] == crack["precision"]
+    # tolerance can only help
+    f1s = [crack["tolerant_by_px"][k]["F1"] for k in ("0", "1", "3")]
+    assert f1s == sorted(f1s)
+    assert report["image_level"]["min_area_px"] == 4
+    assert report["num_images"] == 3 and report["checkpoint"].endswith("iter_2.pth")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "# Defect segmentation report" in md and "| crack |" in md
+    with open(tmp_path / "img.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and "tolF1@3px_crack" in rows[0]
+    assert {r["gt_verdict"] for r in rows} <= {"OK", "defect"}
+
+
+def test_report_flag_errors(run, tmp_path):
+    test = load_tool("test")
+    base = [run["config"], run["checkpoint"], "--cfg-options", *run["model_options"]]
+    with pytest.raises(SystemExit, match="is a folder"):
+        test.main(base[:2] + ["--out", str(tmp_path)] + base[2:])
+    with pytest.raises(SystemExit, match="would overwrite the JSON report"):
+        test.main(base[:2] + ["--out", str(tmp_path / "r.json"), "--md",
+                              str(tmp_path / "r.json")] + base[2:])
+    with pytest.raises(SystemExit, match="checkpoint not found"):
+        test.main([run["config"], str(tmp_path / "missing.pth"), "--out", "x.json"])

@@ -1,0 +1,112 @@
+"""Predict defects on an image, a folder or a glob: masks, overlays, heat maps, boxes, verdicts.
+
+    python tools/predict.py CONFIG CHECKPOINT INPUT --out DIR [--overwrite]
+                            [--calibration calibration.json] [--pixel-threshold P]
+                            [--min-area PX] [--window PX [--stride PX]] [--panels]
+                            [--no-images] [--recursive] [--device cpu|cuda:0]
+                            [--cfg-options k=v ...]
+
+INPUT is an image file, a folder (its images; ``--recursive`` for sub-folders) or a quoted glob
+(``'line/**/*.png'``). Per image the tool writes ``masks/``, ``overlays/``, ``heatmaps/`` and,
+for models with a scale attention (HRDA), ``attention/`` PNGs, and for the whole run
+``predictions.json`` (verdict, score, regions with bounding box, area and confidence, errors).
+
+Thresholds: ``--pixel-threshold`` / ``--min-area`` > ``--calibration FILE`` >
+``calibration.json`` beside the checkpoint (written by tools/calibrate.py) > defaults (0.5, 16 px).
+Unreadable files are listed under ``errors`` and skipped. Exit status 1 if no image could be
+predicted. See docs/tools.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.apis import (  # noqa: E402
+    init_model,
+    list_images,
+    predict_files,
+    prepare_output_dir,
+    resolve_thresholds,
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Predict defect masks, regions and OK/defect verdicts on images")
+    parser.add_argument("config", help="config file of the model")
+    parser.add_argument("checkpoint", help="checkpoint file")
+    parser.add_argument("input", help="an image, a folder of images, or a quoted glob pattern")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty --out (files of the same name are replaced)")
+    parser.add_argument("--calibration", help="calibration JSON from tools/calibrate.py "
+                        "(default: calibration.json beside the checkpoint, if present)")
+    parser.add_argument("--pixel-threshold", type=float, metavar="P",
+                        help="defect probability (1 - p(background)) from which a pixel is a "
+                             "defect, in [0, 1] (overrides the calibration; default 0.5)")
+    parser.add_argument("--min-area", type=int, metavar="PX",
+                        help="smallest defect region in pixels that is reported and makes the "
+                             "image 'defect' (overrides the calibration; default 16)")
+    parser.add_argument("--window", type=int, metavar="PX",
+                        help="tile large images with a sliding window of this side (pixels); "
+                             "default: the whole image at once (the config's test mode)")
+    parser.add_argument("--stride", type=int, metavar="PX",
+                        help="step of the sliding window in pixels (default: window / 2)")
+    parser.add_argument("--panels", action="store_true",
+                        help="also write image | overlay | heat map [| attention] panels")
+    parser.add_argument("--no-images", action="store_true",
+                        help="write predictions.json only (no PNGs)")
+    parser.add_argument("--recursive", action="store_true", help="search sub-folders of INPUT")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config settings, key=value")
+    args = parser.parse_args(argv)
+    if args.stride is not None and args.window is None:
+        parser.error("--stride needs --window")
+    if args.window is not None and args.window < 1:
+        parser.error(f"--window must be >= 1 pixel, got {args.window}")
+    if args.stride is not None and not 1 <= args.stride <= args.window:
+        parser.error(f"--stride must be in [1, --window], got {args.stride}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        paths = list_images(args.input, recursive=args.recursive)
+        thresholds = resolve_thresholds(args.checkpoint, args.calibration,
+                                        args.pixel_threshold, args.min_area)
+        if not osp.isfile(args.checkpoint):
+            raise FileNotFoundError(f"checkpoint file not found: {args.checkpoint!r}")
+        prepare_output_dir(args.out, args.overwrite)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"[tools/predict.py] error: {exc}") from None
+    print(f"[tools/predict.py] {len(paths)} image(s); thresholds: pixel "
+          f"{thresholds.pixel_threshold:g}, min area {thresholds.min_area} px "
+          f"({thresholds.source})")
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options)
+    result = predict_files(
+        model, paths, args.out, thresholds, window=args.window, stride=args.stride,
+        save_images=not args.no_images, save_panels=args.panels,
+        progress=not args.no_progress,
+        meta=dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
+                  input=args.input),
+        log=lambda msg: print(f"[tools/predict.py] {msg}", file=sys.stderr))
+    s = result["summary"]
+    print(f"[tools/predict.py] {s['num_images']} predicted: {s['num_defect']} defect, "
+          f"{s['num_ok']} OK; {s['num_errors']} skipped -> "
+          f"{osp.join(args.out, 'predictions.json')}")
+    return 0 if s["num_images"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
