@@ -1,0 +1,58 @@
+# hrda_cracks.py shrunk to 2 CPU cores: MiT-b0 from scratch (no pretrained weights can be
+# downloaded here), 256x256 crops -> 128x128 context + 128x128 detail crop, batch 2 source +
+# 2 target, 1000 iterations. Same data, UDA settings and evaluation as the headline.
+#   SOURCE_ROOT=data/synthetic_cracks TARGET_ROOT=/work/shared/data/cfd \
+#       python tools/train.py configs/hrda_cracks_cpu.py
+_base_ = ['./hrda_cracks.py']
+crop_size = (256, 256)
+# MiT-b0 stage widths and a 64-channel DAFormer decoder (256 on the GPU).
+b0_decoder = dict(
+    in_channels=[32, 64, 160, 256], embed_dims=64, channels=64,
+    # Cracks are 1-5 % of the pixels; from scratch the crack class needs weight.
+    loss_decode=dict(type='WeightedCrossEntropyLoss', class_weight=[1.0, 5.0]))
+model = dict(
+    segmentor=dict(
+        # MiT-b0: 32-channel first stage, 2 blocks per stage, random initialisation.
+        backbone=dict(embed_dims=32, num_layers=[2, 2, 2, 2], init_cfg=None),
+        # Half-resolution context of the 256 crop and a 128 detail box (multiples of 8).
+        detail_crop_size=(128, 128),
+        detail_stride=(64, 64),
+        decode_head=dict(decoder=b0_decoder, attention_decoder=b0_decoder),
+        # Outer window for the 480x320 CFD test images: 256 at stride 128.
+        test_cfg=dict(crop_size=crop_size, stride=(128, 128)),
+    ),
+    data_preprocessor=dict(size=crop_size),
+)
+source_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomRescale', ratio_range=(0.75, 1.25)),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+    dict(type='PackSegInputs'),
+]
+target_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    num_workers=1,
+    dataset=dict(source=dict(pipeline=source_pipeline), target=dict(pipeline=target_pipeline)),
+)
+val_dataloader = dict(num_workers=1)
+test_dataloader = val_dataloader
+# From scratch a larger learning rate than the pretrained 6e-5 is needed.
+optim_wrapper = dict(optimizer=dict(lr=6e-4))
+warmup_iters = 100
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=warmup_iters),
+]
+train_cfg = dict(max_iters=1000, val_interval=500)
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=500, max_keep_ckpts=2))
+custom_hooks = [
+    dict(type='UDADebugHook', interval=250),
+    dict(type='RankConsistencyHook', prefixes=('teacher.',), interval=250),
+]
