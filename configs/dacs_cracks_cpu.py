@@ -16,6 +16,10 @@ model = dict(
             loss_decode=dict(type='WeightedCrossEntropyLoss', class_weight=[1.0, 5.0])),
     ),
     data_preprocessor=dict(size=crop_size),
+    # ...but not on pseudo-labels: the weight corrects the imbalance of true labels, on the
+    # teacher's (already crack-biased) labels it amplifies its bias and self-training
+    # thickens the cracks round after round (docs/benchmarks.md, DACS diagnosis).
+    pseudo_class_weight=(1.0, 0.2),
 )
 source_pipeline = [
     dict(type='LoadImageFromFile'),

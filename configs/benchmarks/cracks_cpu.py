@@ -1,0 +1,21 @@
+# CPU adaptation benchmark: generated cracks (source) -> a real crack set (target), every
+# method with the same budget and seeds, 2 CPU cores, models from scratch (no pretrained
+# weights can be downloaded here). Target default: CFD (train.txt = unlabeled target,
+# test.txt = evaluation).
+#   python tools/benchmark_adaptation.py configs/benchmarks/cracks_cpu.py \
+#       --target ../shared/data/cfd
+# Results and commands: docs/benchmarks.md.
+target = dict(root='../shared/data/cfd')
+# One generated source set for every method: the CFD-like default style at CFD's size.
+source = dict(generate=dict(type='crack', num=600, size='480x320', seed=0, style='pavement'))
+seeds = [0, 1]
+budget = dict(max_iters=1000, val_interval=250)
+methods = dict(
+    source_only='configs/source_only_cracks_cpu.py',
+    dacs='configs/dacs_cracks_cpu.py',
+    hrda='configs/hrda_cracks_cpu.py',
+    # The ceiling: the same network trained on the target's labeled train split.
+    oracle=dict(config='configs/source_only_cracks_cpu.py', source='target'),
+)
+defect_class = 'crack'
+delete_checkpoints = False
