@@ -22,9 +22,11 @@ model = dict(
 )
 # The EMA teacher's parameters are frozen: leave them out of the optimizer (quietly).
 optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor')
-# Pretrained MiT-b5 encoder: convert the SegFormer / HuggingFace weights first, then e.g.
-#   --cfg-options model.segmentor.backbone.init_cfg.type=Pretrained \
-#                 model.segmentor.backbone.init_cfg.checkpoint=weights/mit_b5_mmseg.pth
+# Pretrained MiT-b5 encoder (recommended; the SegFormer, HuggingFace or mmseg layout is
+# recognised and converted, missing keys are an error), e.g.
+#   --cfg-options model.segmentor.backbone.init_cfg.type=MiTPretrained \
+#                 model.segmentor.backbone.init_cfg.checkpoint=pretrained/mit_b5.pth
+# (hrda_cracks.py sets it by default from $MIT_B5_WEIGHTS).
 # Crack-specific schedule (seed 002: 20k iterations, 500 warm-up, linear decay); the
 # optimizer is the reference AdamW 6e-5 with the decoder at x10.
 warmup_iters = 500

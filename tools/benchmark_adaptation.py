@@ -92,7 +92,7 @@ def generate_source(gen: dict, out_dir: str) -> str:
                 return out_dir
         shutil.rmtree(out_dir)  # our own cache with other arguments
     os.makedirs(osp.dirname(out_dir) or ".", exist_ok=True)
-    print(f"[benchmark] generating source data -> {out_dir}", flush=True)
+    print(f"[benchmark] generating {osp.basename(out_dir)} -> {out_dir}", flush=True)
     cmd = [sys.executable, "-m", "synthetic", "generate", *args, "--out", out_dir]
     proc = subprocess.run(cmd, cwd=REPO)
     if proc.returncode != 0:

@@ -218,3 +218,26 @@ def test_rejects_plain_preprocessor_and_segmentor_without_contract():
     plain.segmentor.type = "EncoderDecoder"
     with pytest.raises(TypeError, match="weighted_loss"):
         MODELS.build(plain)
+
+
+def test_prediction_api_uses_the_eval_model_of_a_dacs_model():
+    from mmseg_uda.apis import inference_outputs, predict_image
+
+    model = tiny_dacs(eval_model="teacher")
+    model.train()
+    model.loss(*paired_batch())
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(1.0)
+    model.eval()
+    assert model.inference_model() is model.teacher.module
+    inputs = torch.randn(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        expected = model.teacher.module.inference_logits(inputs)
+    assert torch.allclose(inference_outputs(model, inputs)["logits"], expected)
+    model.eval_model = "student"
+    assert model.inference_model() is model.student
+    model.dataset_meta = dict(classes=("background", "crack"), palette=[[0, 0, 0], [255, 0, 0]])
+    img = (torch.rand(SIZE, SIZE, 3) * 255).to(torch.uint8).numpy()
+    result = predict_image(model, img)
+    assert result["mask"].shape == (SIZE, SIZE) and result["verdict"] in ("OK", "defect")

@@ -182,6 +182,10 @@ class DACS(BaseModel):
         """The network that ``predict`` uses (student, or teacher with ``eval_model``)."""
         return self.teacher.module if self.eval_model == "teacher" else self.student
 
+    def inference_model(self):
+        """The segmentor that prediction tools use (``mmseg_uda.apis``): see ``eval_model``."""
+        return self.eval_segmentor
+
     @property
     def teacher_steps(self) -> int:
         """Number of teacher updates so far (0 before the first iteration / source-only)."""
