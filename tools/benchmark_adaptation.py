@@ -318,9 +318,10 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 seconds = _run([sys.executable, "tools/train.py", cfg, "--work-dir", run_dir,
                                 "--cfg-options", *opts], run_env, osp.join(run_dir, "train.log"))
                 ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
+                # The same options: the model's shape and the evaluation split must match.
                 _run([sys.executable, "tools/test.py", cfg, ckpt, "--work-dir",
-                      osp.join(run_dir, "test"), "--out", report_path], run_env,
-                     osp.join(run_dir, "test.log"))
+                      osp.join(run_dir, "test"), "--out", report_path, "--cfg-options", *opts],
+                     run_env, osp.join(run_dir, "test.log"))
                 with open(record_path, "w") as f:
                     json.dump(dict(method=method, config=cfg, seed=seed, seconds=seconds,
                                    iterations=budget["max_iters"], options=opts,

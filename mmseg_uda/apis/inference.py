@@ -88,7 +88,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     model_cfg.pop("pretrained", None)
     if checkpoint is not None and isinstance(model_cfg.get("backbone"), dict):
         model_cfg.backbone.pop("init_cfg", None)  # the checkpoint has all weights
-    model_cfg.train_cfg = None
+    if "train_cfg" in model_cfg:  # segmentors; a UDA wrapper (DACS) has none
+        model_cfg.train_cfg = None
     model = MODELS.build(model_cfg)
     meta = {}
     if checkpoint is not None:

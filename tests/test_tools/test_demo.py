@@ -1,0 +1,53 @@
+"""The benchmark runner end to end (generated source and target) and the demo's picture."""
+
+import json
+import os.path as osp
+import sys
+
+import cv2
+import pytest
+from test_uda.uda_testing import DACS_CPU, SOURCE_ONLY_CPU, cli_options, tiny_options
+
+from helpers import REPO
+
+sys.path.insert(0, osp.join(REPO, "tools"))
+import benchmark_adaptation as ba  # noqa: E402
+import demo  # noqa: E402
+
+SIZE = 64
+
+
+def tiny_method(config):
+    return dict(config=osp.relpath(config, REPO),
+                cfg_options=cli_options(tiny_options(crop=SIZE, iters=2, config=config)))
+
+
+@pytest.mark.slow
+def test_generated_benchmark_table_curves_and_prediction_sheet(tmp_path):
+    bench = dict(
+        target=dict(generate=dict(type="crack", num=10, size=SIZE, seed=1, style="field")),
+        source=dict(generate=dict(type="crack", num=10, size=SIZE, seed=0, style="lab")),
+        seeds=[0], budget=dict(max_iters=2, val_interval=2),
+        methods=dict(source_only=tiny_method(SOURCE_ONLY_CPU), dacs=tiny_method(DACS_CPU)),
+        cfg_options=["val_dataloader.dataset.split=val.txt",
+                     "test_dataloader.dataset.split=val.txt"])
+    work = str(tmp_path / "bench")
+    payload = ba.run_benchmark(bench, "tiny", work)
+    assert list(payload["methods"]) == ["source_only", "dacs"]
+    for row in payload["methods"].values():
+        assert row["runs"] == 1 and row["IoU"][0] is not None and row["gap_closed"] is None
+    with open(osp.join(work, "results.json")) as f:
+        assert json.load(f)["budget"]["max_iters"] == 2
+    with open(osp.join(work, "results.md")) as f:
+        assert "| dacs |" in f.read()
+    assert osp.isfile(osp.join(work, "target_iou_curves.png"))
+    # Finished runs are reused: the second call trains nothing (the logs stay untouched).
+    log = osp.join(work, "dacs", "seed0", "train.log")
+    stamp = osp.getmtime(log)
+    ba.run_benchmark(bench, "tiny", work)
+    assert osp.getmtime(log) == stamp
+
+    sheet = demo.prediction_sheet(payload, work, str(tmp_path / "sheet.png"), num_images=1)
+    img = cv2.imread(sheet)
+    # One row (the single val image); columns: image, truth, source-only, DACS.
+    assert img.shape[0] == SIZE + 24 and img.shape[1] == 4 * (SIZE + 4)
