@@ -526,7 +526,8 @@ class DACS(BaseModel):
         feats = self.student.backbone(view)
         losses: Dict[str, Tensor] = {}
         if self.alignment is not None:
-            progress = self.training_progress()
+            progress = self.training_progress() \
+                if getattr(self.alignment, "uses_progress", True) else 0.0
             if self.max_iters is not None:
                 self.align_iter += 1
             out = self.alignment([f[:b] for f in feats], [f[b:] for f in feats], progress)
