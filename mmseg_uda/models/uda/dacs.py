@@ -315,6 +315,10 @@ class DACS(BaseModel):
         """The network that ``predict`` uses (student, or teacher with ``eval_model``)."""
         return self.teacher.module if self.eval_model == "teacher" else self.student
 
+    def inference_model(self):
+        """The segmentor that the prediction API (:mod:`mmseg_uda.apis`) uses."""
+        return self.eval_segmentor
+
     @property
     def teacher_steps(self) -> int:
         """Number of teacher updates so far (0 before the first iteration / source-only)."""
