@@ -255,3 +255,42 @@ def test_feature_distance_with_a_pretrained_checkpoint(tmp_path):
     resumed.load_state_dict(state)
     for k, v in resumed._imnet_backbone[0].state_dict().items():
         assert torch.equal(v, weights[k]), k
+
+
+# ------------------------------------------------------------------------- with the Runner
+@pytest.mark.slow
+def test_dann_config_trains_with_the_runner(tmp_path, monkeypatch):
+    """tools/train.py on dann_cracks_cpu.py: the discriminator is optimised, λ follows iter."""
+    import glob
+    import importlib.util
+    import json
+    import uuid
+
+    from test_uda.uda_testing import cli_options, write_uda_data
+
+    data = write_uda_data(str(tmp_path / "data"))
+    monkeypatch.setenv("SOURCE_ROOT", data["source"])
+    monkeypatch.setenv("TARGET_ROOT", data["target"])
+    config = f"{REPO}/configs/dann_cracks_cpu.py"
+    name = f"dann_{uuid.uuid4().hex[:8]}"
+    opts = tiny_options(iters=3, config=config, extra={
+        "model.alignment.in_channels": 64, "model.alignment.hidden_channels": 16,
+        "experiment_name": name, "visualizer.name": name})
+    spec = importlib.util.spec_from_file_location("dann_train_tool", f"{REPO}/tools/train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    work = str(tmp_path / "work")
+    train.main([config, "--work-dir", work, "--cfg-options", *cli_options(opts)])
+    scalars = glob.glob(f"{work}/*/vis_data/scalars.json")[0]
+    rows = [json.loads(line) for line in open(scalars) if "align.loss_dann" in line]
+    coeffs = [r["align.dann_coeff"] for r in rows]
+    assert len(coeffs) == 3 and coeffs[0] == 0.0 and coeffs[0] < coeffs[1] < coeffs[2]
+    assert coeffs[1] == pytest.approx(2 / (1 + torch.exp(torch.tensor(-10 / 3)).item()) - 1,
+                                      rel=1e-3)
+    ckpt = torch.load(f"{work}/iter_3.pth", map_location="cpu", weights_only=False)
+    disc = [k for k in ckpt["state_dict"] if k.startswith("alignment.discriminator.")]
+    assert disc
+    student = [k for k in ckpt["state_dict"] if k.startswith("student.")
+               and "running_" not in k and "num_batches" not in k]
+    n_optimised = len(ckpt["optimizer"]["state"])
+    assert n_optimised == len(disc) + len(student)  # discriminator in, teacher out
