@@ -2,6 +2,7 @@
 
 import copy
 import functools
+from pathlib import Path
 
 import pytest
 import torch
@@ -282,7 +283,8 @@ def test_dann_config_trains_with_the_runner(tmp_path, monkeypatch):
     work = str(tmp_path / "work")
     train.main([config, "--work-dir", work, "--cfg-options", *cli_options(opts)])
     scalars = glob.glob(f"{work}/*/vis_data/scalars.json")[0]
-    rows = [json.loads(line) for line in open(scalars) if "align.loss_dann" in line]
+    lines = Path(scalars).read_text().splitlines()
+    rows = [json.loads(line) for line in lines if "align.loss_dann" in line]
     coeffs = [r["align.dann_coeff"] for r in rows]
     assert len(coeffs) == 3 and coeffs[0] == 0.0 and coeffs[0] < coeffs[1] < coeffs[2]
     assert coeffs[1] == pytest.approx(2 / (1 + torch.exp(torch.tensor(-10 / 3)).item()) - 1,
@@ -294,3 +296,37 @@ def test_dann_config_trains_with_the_runner(tmp_path, monkeypatch):
                and "running_" not in k and "num_batches" not in k]
     n_optimised = len(ckpt["optimizer"]["state"])
     assert n_optimised == len(disc) + len(student)  # discriminator in, teacher out
+
+
+@pytest.mark.slow
+def test_mic_hrda_config_trains_with_the_runner(tmp_path, monkeypatch):
+    """tools/train.py on mic_hrda_cracks_cpu.py (tiny): MIC losses logged, panel written."""
+    import glob
+    import importlib.util
+    import json
+    import uuid
+
+    from test_uda.uda_testing import cli_options, write_uda_data
+
+    data = write_uda_data(str(tmp_path / "data"))
+    monkeypatch.setenv("SOURCE_ROOT", data["source"])
+    monkeypatch.setenv("TARGET_ROOT", data["target"])
+    config = f"{REPO}/configs/mic_hrda_cracks_cpu.py"
+    name = f"mic_{uuid.uuid4().hex[:8]}"
+    extra = dict(TINY_HRDA, **{"model.mic.block_size": 16, "experiment_name": name,
+                               "visualizer.name": name})
+    opts = tiny_options(crop=HRDA_SIZE, iters=2, config=config, extra=extra)
+    for key in ("model.segmentor.decode_head.in_channels",
+                "model.segmentor.decode_head.channels"):
+        opts.pop(key)
+    spec = importlib.util.spec_from_file_location("mic_train_tool", f"{REPO}/tools/train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    work = str(tmp_path / "work")
+    train.main([config, "--work-dir", work, "--cfg-options", *cli_options(opts)])
+    scalars = glob.glob(f"{work}/*/vis_data/scalars.json")[0]
+    lines = Path(scalars).read_text().splitlines()
+    rows = [json.loads(line) for line in lines if "mic.decode.loss_ce" in line]
+    assert len(rows) == 2
+    assert all({"mic.detail.loss_ce", "mic.masked_fraction"} <= set(r) for r in rows)
+    assert glob.glob(f"{work}/*/vis_data/vis_image/uda_debug_*.png")
