@@ -161,8 +161,11 @@ def main(argv=None) -> int:
         raise SystemExit(f"{PREFIX} error: {exc}") from None
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
-    model = init_model(args.config, args.checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+    try:
+        model = init_model(args.config, args.checkpoint, device=args.device,
+                           cfg_options=args.cfg_options)
+    except (OSError, RuntimeError) as exc:  # unreadable file, weights of another model
+        raise SystemExit(f"{PREFIX} error: {exc}") from None
     network = adapted_network(model)
     if not callable(getattr(network, "inference_logits", None)):
         raise SystemExit(f"{PREFIX} error: {type(network).__name__} has no inference_logits(); "
