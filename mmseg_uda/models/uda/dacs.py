@@ -154,7 +154,7 @@ class DACS(BaseModel):
             of a frozen copy of the *pretrained* backbone, on feature pixels whose label
             patch is more than ``scale_min_ratio`` one of ``classes``. Keys: ``loss_weight``
             (default 0.005), ``classes`` (None = all pixels), ``scale_min_ratio`` (0.75),
-            ``in_index`` (backbone stage, -1). The copy is made in :meth:`init_weights`,
+            ``in_index`` (backbone stage, -1). The copy is filled in :meth:`init_weights`,
             right after the student's pretrained weights are loaded (the Runner calls it
             before ``load_from`` / ``resume``, so a resumed run compares with the pretrained
             weights, not the resumed student); it is not a registered submodule, so it is
@@ -171,9 +171,8 @@ class DACS(BaseModel):
     statistics as ``pseudo.*`` (mean weight, mean confidence, fraction of pixels
     pseudo-labeled as a defect, mean weight of those), ``mic.*`` (MIC losses and the masked
     fraction), ``align.*`` (alignment losses/statistics) and ``fdist.*`` (feature distance);
-    when the target pipeline loads masks
-    (diagnosis only — they never enter a loss), ``pseudo.hidden_defect_iou`` compares the
-    pseudo-labels with them.
+    when the target pipeline loads masks (diagnosis only — they never enter a loss),
+    ``pseudo.hidden_defect_iou`` compares the pseudo-labels with them.
     """
 
     def __init__(self, segmentor: dict, data_preprocessor: Optional[dict] = None,
