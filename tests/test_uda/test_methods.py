@@ -168,6 +168,12 @@ def test_alignment_losses_and_optimizer(name):
         assert {"align.dann_disc_acc", "align.dann_coeff"} <= set(losses)
 
 
+def test_dann_in_channels_mismatch_is_named():
+    model, _ = build(alignment=dict(ALIGNMENTS["DANNAlignment"], in_channels=256), max_iters=4)
+    with pytest.raises(ValueError, match="model.alignment.in_channels=64"):
+        model.loss(*paired_batch())
+
+
 def test_dann_progress_from_own_count_or_message_hub():
     model, _ = build(alignment=ALIGNMENTS["DANNAlignment"], max_iters=4)
     inputs, samples = paired_batch()

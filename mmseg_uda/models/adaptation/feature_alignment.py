@@ -85,6 +85,12 @@ class DANNAlignment(nn.Module):
 
     def forward(self, source_feats: Sequence[Tensor], target_feats: Sequence[Tensor],
                 progress: float) -> Dict[str, Tensor]:
+        channels = _pick(source_feats, self.in_index).shape[1]
+        expected = self.discriminator.net[0].in_channels
+        if channels != expected:
+            raise ValueError(f"DANNAlignment: stage {self.in_index} of the backbone has "
+                             f"{channels} channels, but in_channels={expected}; set "
+                             f"model.alignment.in_channels={channels}")
         coeff = dann_coefficient(progress, self.grl_gamma, self.max_coeff)
         fs = grad_reverse(_pick(source_feats, self.in_index), coeff)
         ft = grad_reverse(_pick(target_feats, self.in_index), coeff)
