@@ -7,7 +7,7 @@
 target = dict(generate=dict(type='crack', num=240, size=256, seed=1, style='field'))
 source = dict(generate=dict(type='crack', num=240, size=256, seed=0, style='lab'))
 seeds = [0]
-budget = dict(max_iters=400, val_interval=100)
+budget = dict(max_iters=300, val_interval=100)
 methods = dict(
     source_only='configs/source_only_cracks_cpu.py',
     dacs='configs/dacs_cracks_cpu.py',

@@ -85,10 +85,10 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         raise FileNotFoundError(f"checkpoint file not found: {checkpoint!r}")
     init_default_scope(cfg.get("default_scope", "mmseg"))
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.pop("pretrained", None)
-    if checkpoint is not None and isinstance(model_cfg.get("backbone"), dict):
-        model_cfg.backbone.pop("init_cfg", None)  # the checkpoint has all weights
-    if "train_cfg" in model_cfg:  # segmentors; a UDA wrapper (DACS) has none
+    if "segmentor" not in model_cfg:  # a segmentor; UDA wrappers (DACS) take neither key
+        model_cfg.pop("pretrained", None)
+        if checkpoint is not None and isinstance(model_cfg.get("backbone"), dict):
+            model_cfg.backbone.pop("init_cfg", None)  # the checkpoint has all weights
         model_cfg.train_cfg = None
     model = MODELS.build(model_cfg)
     meta = {}

@@ -6,7 +6,9 @@ Each is a registered module with one call signature::
 
 where the features are the backbone's multi-stage outputs (a list of (N, C, h, w) tensors) and
 ``progress`` ∈ [0, 1] is the fraction of training done (DANN ramps its gradient-reversal
-coefficient with it). The UDA model computes the features and adds the returned losses.
+coefficient with it). The UDA model computes the features and adds the returned losses. A
+class attribute ``uses_progress`` tells it whether ``progress`` matters (so that it need not
+know the training length for CORAL and MMD).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class DANNAlignment(nn.Module):
         max_coeff (float): final λ. Default: 1.0.
     """
 
+    uses_progress = True
+
     def __init__(self, in_channels: int, in_index: int = -1, loss_weight: float = 0.1,
                  hidden_channels: int = 256, grl_gamma: float = 10.0,
                  max_coeff: float = 1.0) -> None:
@@ -81,6 +85,12 @@ class DANNAlignment(nn.Module):
 
     def forward(self, source_feats: Sequence[Tensor], target_feats: Sequence[Tensor],
                 progress: float) -> Dict[str, Tensor]:
+        channels = _pick(source_feats, self.in_index).shape[1]
+        expected = self.discriminator.net[0].in_channels
+        if channels != expected:
+            raise ValueError(f"DANNAlignment: stage {self.in_index} of the backbone has "
+                             f"{channels} channels, but in_channels={expected}; set "
+                             f"model.alignment.in_channels={channels}")
         coeff = dann_coefficient(progress, self.grl_gamma, self.max_coeff)
         fs = grad_reverse(_pick(source_feats, self.in_index), coeff)
         ft = grad_reverse(_pick(target_feats, self.in_index), coeff)
@@ -101,6 +111,8 @@ class CORALAlignment(nn.Module):
         in_index (int): backbone stage to align. Default: -1.
         loss_weight (float): weight of the loss. Default: 1.0.
     """
+
+    uses_progress = False
 
     def __init__(self, in_index: int = -1, loss_weight: float = 1.0) -> None:
         super().__init__()
@@ -124,6 +136,8 @@ class MMDAlignment(nn.Module):
             Default: (0.25, 0.5, 1, 2, 4).
         bandwidth (float, optional): fixed bandwidth instead of the median. Default: None.
     """
+
+    uses_progress = False
 
     def __init__(self, in_index: int = -1, loss_weight: float = 1.0, max_samples: int = 512,
                  kernel_scales: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),

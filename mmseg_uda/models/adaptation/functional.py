@@ -170,7 +170,7 @@ def block_mask(batch: int, height: int, width: int, block_size: int = 64,
 def masked_feature_distance(student: Tensor, frozen: Tensor,
                             label: Optional[Tensor] = None,
                             classes: Optional[Sequence[int]] = None,
-                            ignore_index: int = 255) -> Tensor:
+                            ignore_index: int = 255, min_ratio: float = 0.5) -> Tensor:
     """Mean L2 distance between student and frozen (ImageNet) features, optionally masked.
 
     Args:
@@ -180,6 +180,9 @@ def masked_feature_distance(student: Tensor, frozen: Tensor,
             (area-downsampled) label patch is one of those classes count. Default: None.
         classes (Sequence[int], optional): class ids kept. Default: None (all pixels).
         ignore_index (int): ignored label. Default: 255.
+        min_ratio (float): a feature pixel is selected when more than this fraction of its
+            input patch is one of ``classes`` (and more than half is not ignored).
+            Default: 0.5.
 
     Returns:
         Tensor: scalar; 0 when no pixel is selected.
@@ -196,10 +199,10 @@ def masked_feature_distance(student: Tensor, frozen: Tensor,
     onehot_keep = torch.zeros_like(label, dtype=torch.float32)
     for c in classes:
         onehot_keep = onehot_keep + (label == c).float()
-    # a feature pixel counts when most of its input patch is a selected class
+    # a feature pixel counts when more than min_ratio of its input patch is a selected class
     frac = F.adaptive_avg_pool2d(onehot_keep[:, None], size).squeeze(1)
     valid = F.adaptive_avg_pool2d((label != ignore_index).float()[:, None], size).squeeze(1)
-    select = (frac > 0.5) & (valid > 0.5)
+    select = (frac > min_ratio) & (valid > 0.5)
     if not select.any():
         return dist.sum() * 0.0
     return dist[select].mean()

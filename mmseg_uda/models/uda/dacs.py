@@ -9,7 +9,11 @@ One training iteration (:meth:`DACS.loss`, batch of B source + B target crops):
 4. ClassMix: per sample, half of the classes of *that* source label map pasted onto the
    target crop; mixed label/weight = source label/1 there, pseudo-label/weight elsewhere;
    then colour jitter and Gaussian blur of the mixed image;
-5. mixed loss: the student against the mixed labels with the mixed pixel weights.
+5. mixed loss: the student against the mixed labels with the mixed pixel weights;
+6. optional methods beyond DACS (each off by default, see :class:`DACS`): MIC (masked
+   target images against the pseudo-labels of the unmasked ones), feature alignment
+   (DANN / CORAL / MMD between source and target backbone features) and the ImageNet
+   feature distance (student vs frozen pretrained backbone on source crops).
 
 Everything happens inside ``loss()``, which returns one loss dict: MMEngine's default
 ``train_step`` (one backward, one optimizer step), its DDP wrapper, AMP and gradient
@@ -31,17 +35,42 @@ import copy
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from ..adaptation.functional import block_mask, masked_feature_distance
 from ..data_preprocessors import UDASegDataPreProcessor
 from ..segmentors.weighted_encoder_decoder import stack_seg_labels
+from ..utils import pad_to_multiple
 from . import functional as UF
 from .teacher import build_ema_teacher, disable_stochastic_layers
 
 EVAL_MODELS = ("student", "teacher")
+MIC_DEFAULTS = dict(block_size=64, mask_ratio=0.7, loss_weight=1.0, color_aug=True)
+FD_DEFAULTS = dict(loss_weight=0.005, classes=None, scale_min_ratio=0.75, in_index=-1)
+
+
+def _options(name: str, given: dict, defaults: dict) -> dict:
+    """``defaults`` updated with ``given``; unknown keys raise a ValueError naming them."""
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {sorted(unknown)}; expected some of "
+                         f"{sorted(defaults)}")
+    return dict(defaults, **given)
+
+
+def _pretrained_checkpoint(backbone: nn.Module) -> Optional[str]:
+    """The checkpoint path of a backbone's pretrained ``init_cfg`` (None without one)."""
+    cfgs = getattr(backbone, "init_cfg", None)
+    cfgs = cfgs if isinstance(cfgs, (list, tuple)) else [cfgs]
+    for cfg in cfgs:
+        if isinstance(cfg, dict) and cfg.get("checkpoint"):
+            return str(cfg["checkpoint"])
+    return None
 
 
 @MODELS.register_module()
@@ -98,13 +127,52 @@ class DACS(BaseModel):
             ``'teacher'``. Default: ``'student'``.
         background_index (int): the non-defect class (for the pseudo-label statistics).
             Default: 0.
+        mic (dict, optional): MIC, masked image consistency (Hoyer et al., CVPR 2023). The
+            target crop (colour-jittered and blurred like the mixed images when
+            ``color_aug``) is masked in random square blocks (masked pixels are 0 in
+            normalised space, i.e. the mean colour) and the student learns the teacher's
+            pseudo-labels of the *unmasked* crop on it, with the same confidence weights.
+            Keys: ``block_size`` (px, default 64), ``mask_ratio`` (probability that a block
+            is masked, default 0.7), ``loss_weight`` (default 1.0), ``color_aug`` (default
+            True). With ``batched_student`` the masked crops join the student's
+            ``[source; mixed]`` pass (one HRDA detail box for all). Needs the teacher (not
+            with ``source_only``). Default: None (off).
+        alignment (dict, optional): a feature-alignment module of the MODELS registry —
+            ``DANNAlignment`` (adversarial, needs ``in_channels`` of the aligned stage),
+            ``CORALAlignment`` or ``MMDAlignment`` — applied to the student's backbone
+            features of the source and target crops. The features come from one extra
+            *backbone-only* pass over ``[source; target]`` (for HRDA on the context view,
+            1/4 of the pixels): the segmentor's ``weighted_loss`` runs on the mixed images
+            (and HRDA's context/detail crops), which contain no plain target crop, so the
+            target needs its own pass anyway; a joint pass gives both domains the same
+            network state and keeps the segmentor contract unchanged. The DANN
+            discriminator is a submodule of this model, so the optimizer trains it. Works
+            with ``source_only`` too (plain DANN/CORAL/MMD without self-training).
+            Default: None (off).
+        imnet_feature_dist (dict, optional): ImageNet feature distance (DAFormer): the L2
+            distance between the student's backbone features of the source crops and those
+            of a frozen copy of the *pretrained* backbone, on feature pixels whose label
+            patch is more than ``scale_min_ratio`` one of ``classes``. Keys: ``loss_weight``
+            (default 0.005), ``classes`` (None = all pixels), ``scale_min_ratio`` (0.75),
+            ``in_index`` (backbone stage, -1). The copy is filled in :meth:`init_weights`,
+            right after the student's pretrained weights are loaded (the Runner calls it
+            before ``load_from`` / ``resume``, so a resumed run compares with the pretrained
+            weights, not the resumed student); it is not a registered submodule, so it is
+            neither optimised nor saved in checkpoints. The student's backbone must have a
+            pretrained ``init_cfg`` (a ValueError says so otherwise). Default: None (off).
+        max_iters (int, optional): length of training for the DANN schedule's progress
+            ``p = iteration / max_iters``; with it, the iteration is this model's own count of
+            ``loss()`` calls (a buffer saved in checkpoints, so resuming continues it).
+            Default: None: ``iter`` / ``max_iters`` of MMEngine's message hub (set by the
+            Runner, restored on resume).
         init_cfg (dict, optional): MMEngine initialisation config. Default: None.
 
     The log gets the student's losses as ``src.*`` and ``mix.*`` and pseudo-label
     statistics as ``pseudo.*`` (mean weight, mean confidence, fraction of pixels
-    pseudo-labeled as a defect, mean weight of those); when the target pipeline loads masks
-    (diagnosis only — they never enter a loss), ``pseudo.hidden_defect_iou`` compares the
-    pseudo-labels with them.
+    pseudo-labeled as a defect, mean weight of those), ``mic.*`` (MIC losses and the masked
+    fraction), ``align.*`` (alignment losses/statistics) and ``fdist.*`` (feature distance);
+    when the target pipeline loads masks (diagnosis only — they never enter a loss),
+    ``pseudo.hidden_defect_iou`` compares the pseudo-labels with them.
     """
 
     def __init__(self, segmentor: dict, data_preprocessor: Optional[dict] = None,
@@ -118,6 +186,8 @@ class DACS(BaseModel):
                  color_jitter_strength: float = 0.2, blur_prob: float = 0.5,
                  blur_sigma: Tuple[float, float] = (0.15, 1.15), batched_student: bool = True,
                  eval_model: str = "student", background_index: int = 0,
+                 mic: Optional[dict] = None, alignment: Optional[dict] = None,
+                 imnet_feature_dist: Optional[dict] = None, max_iters: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         segmentor = copy.deepcopy(dict(segmentor))
         seg_preprocessor = segmentor.pop("data_preprocessor", None)
@@ -175,6 +245,68 @@ class DACS(BaseModel):
         self.ignore_index = int(getattr(self.student.decode_head, "ignore_index", 255))
         # Detached tensors of the last training iteration, for UDADebugHook (read only).
         self.debug_outputs: Dict[str, Tensor] = {}
+        self._init_methods(mic, alignment, imnet_feature_dist, max_iters)
+
+    def _init_methods(self, mic: Optional[dict], alignment: Optional[dict],
+                      imnet_feature_dist: Optional[dict], max_iters: Optional[int]) -> None:
+        """Check and build the optional MIC / alignment / feature-distance parts."""
+        self.mic = None
+        if mic is not None:
+            if self.source_only:
+                raise ValueError("mic needs the teacher's pseudo-labels; it cannot be used "
+                                 "with source_only=True")
+            self.mic = _options("mic", dict(mic), MIC_DEFAULTS)
+            if not 0.0 <= float(self.mic["mask_ratio"]) <= 1.0:
+                raise ValueError(f"mic.mask_ratio must be in [0, 1], got "
+                                 f"{self.mic['mask_ratio']}")
+            if int(self.mic["block_size"]) < 1:
+                raise ValueError(f"mic.block_size must be >= 1, got {self.mic['block_size']}")
+        self.alignment = None
+        if alignment is not None:
+            self.alignment = MODELS.build(alignment)
+            if not isinstance(self.alignment, nn.Module):
+                raise TypeError(f"alignment must build an nn.Module (DANNAlignment, "
+                                f"CORALAlignment, MMDAlignment), got "
+                                f"{type(self.alignment).__name__}")
+        if max_iters is not None and int(max_iters) < 1:
+            raise ValueError(f"max_iters must be >= 1, got {max_iters}")
+        self.max_iters = None if max_iters is None else int(max_iters)
+        if self.alignment is not None and self.max_iters is not None:
+            # own iteration count for the DANN schedule, saved with the model (resume)
+            self.register_buffer("align_iter", torch.zeros((), dtype=torch.long))
+        self.imnet_feature_dist = None
+        # the frozen pretrained backbone, in a list so that it is not a submodule: not in
+        # the optimizer, not in checkpoints, not moved by .to() (moved when used)
+        self._imnet_backbone: list = []
+        self._imnet_ready = False
+        if imnet_feature_dist is not None:
+            self.imnet_feature_dist = _options("imnet_feature_dist", dict(imnet_feature_dist),
+                                               FD_DEFAULTS)
+            if _pretrained_checkpoint(self.student.backbone) is None:
+                raise ValueError(
+                    "imnet_feature_dist compares the student with its *pretrained* backbone, "
+                    "but the backbone has no pretrained weights: set "
+                    "model.segmentor.backbone.init_cfg=dict(type='MiTPretrained', "
+                    "checkpoint=...) (e.g. the MIT_B5_WEIGHTS file), or remove "
+                    "imnet_feature_dist")
+            frozen = copy.deepcopy(self.student.backbone)
+            frozen.requires_grad_(False)
+            disable_stochastic_layers(frozen)
+            self._imnet_backbone.append(frozen.eval())
+
+    def init_weights(self) -> None:
+        """Initialise the student (pretrained backbone), then copy it for the feature distance.
+
+        The Runner calls this before ``load_from`` / ``resume``, so the frozen copy always
+        holds the pretrained weights.
+        """
+        super().init_weights()
+        if self._imnet_backbone:
+            frozen = self._imnet_backbone[0]
+            frozen.load_state_dict(self.student.backbone.state_dict())
+            frozen.requires_grad_(False)
+            frozen.eval()
+            self._imnet_ready = True
 
     # ------------------------------------------------------------------ properties
     @property
@@ -183,7 +315,7 @@ class DACS(BaseModel):
         return self.teacher.module if self.eval_model == "teacher" else self.student
 
     def inference_model(self):
-        """The segmentor that prediction tools use (``mmseg_uda.apis``): see ``eval_model``."""
+        """The segmentor that the prediction API (:mod:`mmseg_uda.apis`) uses."""
         return self.eval_segmentor
 
     @property
@@ -196,6 +328,8 @@ class DACS(BaseModel):
         super().train(mode)
         if self.teacher is not None:
             disable_stochastic_layers(self.teacher)
+        for frozen in self._imnet_backbone:
+            frozen.eval()
         return self
 
     # ------------------------------------------------------------------ forward modes
@@ -232,7 +366,9 @@ class DACS(BaseModel):
         b = source.shape[0]
         if self.source_only:
             self._keep_debug(source=source, target=target, source_label=source_label)
-            return self.student.weighted_loss(source, source_label, groups={"src": b})
+            losses = self.student.weighted_loss(source, source_label, groups={"src": b})
+            losses.update(self.feature_losses(source, source_label, target))
+            return losses
 
         losses: Dict[str, Tensor] = {}
         # 1. Teacher update: EMA of the student weights (iteration 0 copies them).
@@ -247,19 +383,42 @@ class DACS(BaseModel):
         mix_mask, mixed_img, mixed_label, mixed_weight = self.class_mix(
             source, source_label, target, pseudo_label, pseudo_weight)
         losses["mix.pasted_fraction"] = mix_mask.float().mean()
-        # 5. Mixed loss (and, batched, the source loss in the same student pass).
+        # MIC: the masked target crop, learnt against the pseudo-labels of the unmasked one.
+        masked_img = None
+        if self.mic is not None:
+            masked_img, keep = self.mask_target(target)
+            losses["mic.masked_fraction"] = 1.0 - keep.mean()
+        # 5. Mixed loss (and, batched, the source loss and MIC in the same student pass).
         if self.batched_student:
-            losses.update(self.student.weighted_loss(
-                torch.cat([source, mixed_img]), torch.cat([source_label, mixed_label]),
-                torch.cat([torch.ones_like(mixed_weight), mixed_weight]),
-                groups={"src": b, "mix": b}))
+            imgs = [source, mixed_img]
+            labels = [source_label, mixed_label]
+            weights = [torch.ones_like(mixed_weight), mixed_weight]
+            groups = {"src": b, "mix": b}
+            if masked_img is not None:
+                imgs.append(masked_img)
+                labels.append(pseudo_label)
+                weights.append(pseudo_weight)
+                groups["mic"] = b
+            student_losses = self.student.weighted_loss(
+                torch.cat(imgs), torch.cat(labels), torch.cat(weights), groups=groups)
         else:
-            losses.update(self.student.weighted_loss(mixed_img, mixed_label, mixed_weight,
-                                                     groups={"mix": b}))
+            student_losses = self.student.weighted_loss(mixed_img, mixed_label, mixed_weight,
+                                                        groups={"mix": b})
+            if masked_img is not None:
+                student_losses.update(self.student.weighted_loss(
+                    masked_img, pseudo_label, pseudo_weight, groups={"mic": b}))
+        if masked_img is not None:
+            scale = float(self.mic["loss_weight"])
+            student_losses = {k: v * scale if k.startswith("mic.") and "loss" in k else v
+                              for k, v in student_losses.items()}
+        losses.update(student_losses)
+        # 6. Feature alignment / ImageNet feature distance (optional).
+        losses.update(self.feature_losses(source, source_label, target))
+        debug = {} if masked_img is None else dict(mic_masked=masked_img)
         self._keep_debug(source=source, target=target, mixed=mixed_img,
                          source_label=source_label, pseudo_label=pseudo_label,
                          pseudo_weight=pseudo_weight, mixed_label=mixed_label,
-                         mixed_weight=mixed_weight)
+                         mixed_weight=mixed_weight, **debug)
         return losses
 
     # ------------------------------------------------------------------ the steps
@@ -315,6 +474,99 @@ class DACS(BaseModel):
         rgb = UF.color_jitter(rgb, self.color_jitter_strength, self.color_jitter_prob)
         rgb = UF.random_gaussian_blur(rgb, self.blur_prob, self.blur_sigma)
         return mask, UF.normalize(rgb, mean, std), mixed_label, mixed_weight
+
+    @torch.no_grad()
+    def mask_target(self, target: Tensor) -> Tuple[Tensor, Tensor]:
+        """MIC input: the (colour-augmented) target crops with random blocks masked out.
+
+        Returns:
+            tuple: (B, 3, H, W) masked images (normalised; masked pixels 0) and the
+            (B, 1, H, W) keep mask (1 = visible).
+        """
+        b, _, h, w = target.shape
+        img = target
+        if self.mic["color_aug"]:
+            mean, std = self._norm_stats(target)
+            rgb = UF.denormalize(target, mean, std)
+            rgb = UF.color_jitter(rgb, self.color_jitter_strength, self.color_jitter_prob)
+            rgb = UF.random_gaussian_blur(rgb, self.blur_prob, self.blur_sigma)
+            img = UF.normalize(rgb, mean, std)
+        keep = block_mask(b, h, w, int(self.mic["block_size"]), float(self.mic["mask_ratio"]),
+                          device=target.device).to(target.dtype)
+        return img * keep, keep
+
+    def training_progress(self) -> float:
+        """Fraction of training done, in [0, 1], for the DANN schedule (see ``max_iters``)."""
+        if self.max_iters is not None:
+            return min(float(self.align_iter) / self.max_iters, 1.0)
+        hub = MessageHub.get_current_instance()
+        iteration, max_iters = hub.get_info("iter"), hub.get_info("max_iters")
+        if iteration is None or not max_iters:
+            raise ValueError("feature alignment needs the training progress: train with the "
+                             "MMEngine Runner (it publishes iter/max_iters) or set "
+                             "model.max_iters")
+        return min(float(iteration) / float(max_iters), 1.0)
+
+    def _feature_view(self, x: Tensor) -> Tensor:
+        """The input the backbone features are taken from: HRDA's context view, else x."""
+        student = self.student
+        if hasattr(student, "_context_input") and hasattr(student, "divisor"):
+            return student._context_input(pad_to_multiple(x, student.divisor))
+        return x
+
+    def feature_losses(self, source: Tensor, source_label: Tensor,
+                       target: Tensor) -> Dict[str, Tensor]:
+        """``align.*`` and ``fdist.*`` losses (empty when both methods are off).
+
+        One backbone pass of the student over ``[source; target]`` (``[source]`` for the
+        feature distance alone), on HRDA's context view for an HRDA student.
+        """
+        if self.alignment is None and self.imnet_feature_dist is None:
+            return {}
+        b = source.shape[0]
+        x = source if self.alignment is None else torch.cat([source, target])
+        view = self._feature_view(x)
+        feats = self.student.backbone(view)
+        losses: Dict[str, Tensor] = {}
+        if self.alignment is not None:
+            progress = self.training_progress() \
+                if getattr(self.alignment, "uses_progress", True) else 0.0
+            if self.max_iters is not None:
+                self.align_iter += 1
+            out = self.alignment([f[:b] for f in feats], [f[b:] for f in feats], progress)
+            losses.update({f"align.{k}": torch.as_tensor(v).to(source.device)
+                           for k, v in out.items()})
+        if self.imnet_feature_dist is not None:
+            losses.update(self.imnet_feature_distance(view[:b], [f[:b] for f in feats],
+                                                      source_label))
+        return losses
+
+    def imnet_feature_distance(self, view: Tensor, student_feats: Sequence[Tensor],
+                               source_label: Tensor) -> Dict[str, Tensor]:
+        """``fdist.loss_imnet_feat_dist``: student vs frozen pretrained backbone features.
+
+        Args:
+            view (Tensor): the source input the student features were computed on.
+            student_feats (Sequence[Tensor]): the student's backbone features of ``view``.
+            source_label (Tensor): (B, H, W) source labels (for the class mask).
+        """
+        if not self._imnet_ready:
+            raise RuntimeError("imnet_feature_dist: the frozen pretrained backbone is copied "
+                               "in init_weights(); call model.init_weights() before training "
+                               "(the Runner does)")
+        opts = self.imnet_feature_dist
+        frozen = self._imnet_backbone[0]
+        if next(frozen.parameters()).device != view.device:
+            frozen.to(view.device)
+        with torch.no_grad():
+            frozen_feats = frozen(view)
+        idx = int(opts["in_index"])
+        classes = opts["classes"]
+        dist = masked_feature_distance(
+            student_feats[idx], frozen_feats[idx].detach(), source_label,
+            None if classes is None else tuple(int(c) for c in classes),
+            ignore_index=self.ignore_index, min_ratio=float(opts["scale_min_ratio"]))
+        return {"fdist.loss_imnet_feat_dist": float(opts["loss_weight"]) * dist}
 
     # ------------------------------------------------------------------ helpers
     def _unpack(self, inputs, data_samples) -> Tuple[Tensor, Tensor, SampleList, SampleList]:
