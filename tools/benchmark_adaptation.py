@@ -11,6 +11,11 @@ inspect in its work dir), then writes one table — defect IoU, F1, tolerant F1,
 std over seeds, wall time, and the fraction of the source-only → oracle gap each method closes
 — as JSON and Markdown, plus a PNG of target IoU over iterations per method.
 
+A method is a training config, or ``dict(config=..., source='target')`` (the oracle: trained on
+the target's labeled train split), ``dict(config=..., generate=dict(...))`` (its own generated
+source), ``dict(config=..., tent=dict(after=METHOD, args=[...]))`` (``tools/tent.py`` on that
+method's final checkpoint of the same seed; its time is the adaptation alone).
+
 Finished runs (with a report) are reused, so an interrupted benchmark continues where it
 stopped; pass --rerun to train them again.
 """
@@ -111,15 +116,23 @@ def method_spec(name: str, spec) -> dict:
     if isinstance(spec, str):
         spec = dict(config=spec)
     spec = dict(spec)
-    unknown = set(spec) - {"config", "source", "generate", "cfg_options"}
+    unknown = set(spec) - {"config", "source", "generate", "cfg_options", "tent"}
     if unknown or "config" not in spec:
         raise SystemExit(f"method {name!r}: expected a config path or dict(config=..., "
-                         f"source=..., generate=dict(...), cfg_options=[...]), got {spec}")
+                         f"source=..., generate=dict(...), cfg_options=[...], "
+                         f"tent=dict(after=METHOD, args=[...])), got {spec}")
     if not osp.isfile(osp.join(REPO, spec["config"])):
         raise SystemExit(f"method {name!r}: config not found: {spec['config']!r}")
+    tent = spec.get("tent")
+    if tent is not None and (not isinstance(tent, dict) or "after" not in tent
+                             or set(tent) - {"after", "args"}):
+        raise SystemExit(f"method {name!r}: tent must be dict(after=METHOD, args=[...]), "
+                         f"got {tent}")
     return dict(config=spec["config"], source=spec.get("source"),
                 generate=dict(spec.get("generate") or {}),
-                cfg_options=list(spec.get("cfg_options", [])))
+                cfg_options=list(spec.get("cfg_options", [])),
+                tent=None if tent is None else dict(after=tent["after"],
+                                                    args=list(tent.get("args", []))))
 
 
 def defect_scores(report: dict, defect: str) -> Dict[str, Optional[float]]:
@@ -315,9 +328,24 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                     eta = f", ETA {per_run * (total - done) / 60:.0f} min"
                 print(f"[benchmark] {done + 1}/{total}: {method} seed {seed} "
                       f"({budget['max_iters']} iterations{eta})", flush=True)
-                seconds = _run([sys.executable, "tools/train.py", cfg, "--work-dir", run_dir,
-                                "--cfg-options", *opts], run_env, osp.join(run_dir, "train.log"))
                 ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
+                if spec["tent"]:  # test-time adaptation of another method's final checkpoint
+                    after = spec["tent"]["after"]
+                    base = osp.join(work_dir, after, f"seed{seed}",
+                                    f"iter_{budget['max_iters']}.pth")
+                    if not osp.isfile(base):
+                        raise SystemExit(f"method {method!r} adapts {after!r} seed {seed}, "
+                                         f"whose checkpoint {base!r} does not exist: list "
+                                         f"{after!r} before {method!r} (and keep checkpoints)")
+                    seconds = _run([sys.executable, "tools/tent.py", cfg, base, "--target",
+                                    target_root, "--split", "train.txt", "--out", ckpt,
+                                    "--seed", str(seed), *spec["tent"]["args"],
+                                    "--cfg-options", *opts], run_env,
+                                   osp.join(run_dir, "tent.log"))
+                else:
+                    seconds = _run([sys.executable, "tools/train.py", cfg, "--work-dir", run_dir,
+                                    "--cfg-options", *opts], run_env,
+                                   osp.join(run_dir, "train.log"))
                 # The same options: the model's shape and the evaluation split must match.
                 _run([sys.executable, "tools/test.py", cfg, ckpt, "--work-dir",
                       osp.join(run_dir, "test"), "--out", report_path, "--cfg-options", *opts],
@@ -325,7 +353,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 with open(record_path, "w") as f:
                     json.dump(dict(method=method, config=cfg, seed=seed, seconds=seconds,
                                    iterations=budget["max_iters"], options=opts,
-                                   source=run_env["SOURCE_ROOT"]), f, indent=2)
+                                   source=run_env["SOURCE_ROOT"],
+                                   tent_after=(spec["tent"] or {}).get("after")), f, indent=2)
                 if bench.get("delete_checkpoints", False):
                     os.remove(ckpt)
                 trained += 1

@@ -17,6 +17,7 @@ prints their table and writes a picture of the predictions on target images:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -66,10 +67,17 @@ def prediction_sheet(payload: dict, work_dir: str, out_path: str, num_images: in
         seed = row["seeds"][0]
         run_dir = osp.join(work_dir, method, f"seed{seed}")
         ckpt = osp.join(run_dir, f"iter_{payload['budget']['max_iters']}.pth")
-        cfg = [f for f in os.listdir(run_dir) if f.endswith(".py")]
+        cfg_dir = run_dir
+        record = osp.join(run_dir, "run.json")
+        if osp.isfile(record):  # a Tent run: the model of the run it adapted
+            with open(record) as f:
+                after = json.load(f).get("tent_after")
+            if after:
+                cfg_dir = osp.join(work_dir, after, f"seed{seed}")
+        cfg = [f for f in os.listdir(cfg_dir) if f.endswith(".py")] if osp.isdir(cfg_dir) else []
         if not osp.isfile(ckpt) or not cfg:
             continue
-        model = init_model(osp.join(run_dir, cfg[0]), ckpt)
+        model = init_model(osp.join(cfg_dir, cfg[0]), ckpt)
         columns.append((method, model))
     rows = []
     for name in names:

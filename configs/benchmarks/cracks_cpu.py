@@ -14,6 +14,14 @@ methods = dict(
     source_only='configs/source_only_cracks_cpu.py',
     dacs='configs/dacs_cracks_cpu.py',
     hrda='configs/hrda_cracks_cpu.py',
+    mic_hrda='configs/mic_hrda_cracks_cpu.py',
+    dann='configs/dann_cracks_cpu.py',
+    coral='configs/coral_cracks_cpu.py',
+    mmd='configs/mmd_cracks_cpu.py',
+    # Test-time adaptation of the source-only model (its final checkpoint, same seed):
+    # 200 entropy-minimisation steps on the unlabeled target train split.
+    tent=dict(config='configs/source_only_cracks_cpu.py',
+              tent=dict(after='source_only', args=['--iters', '200', '--lr', '1e-4'])),
     # The ceiling: the same network trained on the target's labeled train split.
     oracle=dict(config='configs/source_only_cracks_cpu.py', source='target'),
 )

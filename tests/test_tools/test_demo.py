@@ -22,18 +22,26 @@ def tiny_method(config):
                 cfg_options=cli_options(tiny_options(crop=SIZE, iters=2, config=config)))
 
 
+def test_tent_method_needs_its_base_method():
+    with pytest.raises(SystemExit, match="tent must be"):
+        ba.method_spec("tent", dict(config="configs/source_only_cracks_cpu.py", tent=dict()))
+
+
 @pytest.mark.slow
 def test_generated_benchmark_table_curves_and_prediction_sheet(tmp_path):
     bench = dict(
         target=dict(generate=dict(type="crack", num=10, size=SIZE, seed=1, style="field")),
         source=dict(generate=dict(type="crack", num=10, size=SIZE, seed=0, style="lab")),
         seeds=[0], budget=dict(max_iters=2, val_interval=2),
-        methods=dict(source_only=tiny_method(SOURCE_ONLY_CPU), dacs=tiny_method(DACS_CPU)),
+        methods=dict(source_only=tiny_method(SOURCE_ONLY_CPU), dacs=tiny_method(DACS_CPU),
+                     tent=dict(tiny_method(SOURCE_ONLY_CPU), tent=dict(
+                         after="source_only", args=["--iters", "2", "--crop-size", "32"]))),
         cfg_options=["val_dataloader.dataset.split=val.txt",
                      "test_dataloader.dataset.split=val.txt"])
     work = str(tmp_path / "bench")
     payload = ba.run_benchmark(bench, "tiny", work)
-    assert list(payload["methods"]) == ["source_only", "dacs"]
+    assert list(payload["methods"]) == ["source_only", "dacs", "tent"]
+    assert osp.isfile(osp.join(work, "tent", "seed0", "tent.log"))
     for row in payload["methods"].values():
         assert row["runs"] == 1 and row["IoU"][0] is not None and row["gap_closed"] is None
     with open(osp.join(work, "results.json")) as f:
@@ -49,5 +57,5 @@ def test_generated_benchmark_table_curves_and_prediction_sheet(tmp_path):
 
     sheet = demo.prediction_sheet(payload, work, str(tmp_path / "sheet.png"), num_images=1)
     img = cv2.imread(sheet)
-    # One row (the single val image); columns: image, truth, source-only, DACS.
-    assert img.shape[0] == SIZE + 24 and img.shape[1] == 4 * (SIZE + 4)
+    # One row (the single val image); columns: image, truth, source-only, DACS, Tent.
+    assert img.shape[0] == SIZE + 24 and img.shape[1] == 5 * (SIZE + 4)
