@@ -7,8 +7,9 @@ _base_ = ['./dacs_cracks.py']
 crop_size = (256, 256)
 model = dict(
     segmentor=dict(
-        # MiT-b0: 32-channel first stage, 2 blocks per stage (the CPU oracle's network).
-        backbone=dict(embed_dims=32, num_layers=[2, 2, 2, 2]),
+        # MiT-b0: 32-channel first stage, 2 blocks per stage (the CPU oracle's network),
+        # from scratch (no pretrained weights on this machine).
+        backbone=dict(embed_dims=32, num_layers=[2, 2, 2, 2], init_cfg=None),
         decode_head=dict(
             in_channels=[32, 64, 160, 256],
             channels=256,

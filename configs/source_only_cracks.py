@@ -1,7 +1,8 @@
 # Source-only baseline for crack UDA: SegFormer MiT-b5 trained on synthetic labels only,
 # through the same DACS model and paired data path as dacs_cracks.py (the target branch is
 # loaded but unused), evaluated on the real target test split.
-#   SOURCE_ROOT=... TARGET_ROOT=... python tools/train.py configs/source_only_cracks.py
+#   MIT_B5_WEIGHTS=... SOURCE_ROOT=... TARGET_ROOT=... python tools/train.py \
+#       configs/source_only_cracks.py
 _base_ = [
     './_base_/models/mit_b5.py',
     './_base_/datasets/uda_cracks.py',
@@ -14,7 +15,15 @@ model = dict(
     _base_.uda,  # the DACS settings of _base_/uda/dacs.py ...
     _delete_=True,
     source_only=True,  # ... as the baseline: no teacher, no pseudo-labels, no mixing
-    segmentor=_base_.model,  # around the SegFormer MiT-b5 of _base_/models/mit_b5.py
+    # ... around the SegFormer MiT-b5 of _base_/models/mit_b5.py, with the ImageNet-pretrained
+    # encoder of the reference (SegFormer / HuggingFace / mmseg layout, converted on load,
+    # missing keys are an error): MIT_B5_WEIGHTS=/path/to/mit_b5.pth.
+    segmentor=dict(
+        _base_.model,
+        backbone=dict(
+            _base_.model.backbone,
+            init_cfg=dict(type='MiTPretrained',
+                          checkpoint='{{$MIT_B5_WEIGHTS:pretrained/mit_b5.pth}}'))),
     # Normalises and pads the source and the target branch like the segmentor's
     # SegDataPreProcessor (ImageNet mean/std, crops padded to crop_size with label 255).
     data_preprocessor=dict(_base_.data_preprocessor, type='UDASegDataPreProcessor',
@@ -22,11 +31,6 @@ model = dict(
 )
 # The EMA teacher's parameters are frozen: leave them out of the optimizer (quietly).
 optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor')
-# Pretrained MiT-b5 encoder (recommended; the SegFormer, HuggingFace or mmseg layout is
-# recognised and converted, missing keys are an error), e.g.
-#   --cfg-options model.segmentor.backbone.init_cfg.type=MiTPretrained \
-#                 model.segmentor.backbone.init_cfg.checkpoint=pretrained/mit_b5.pth
-# (hrda_cracks.py sets it by default from $MIT_B5_WEIGHTS).
 # Crack-specific schedule (seed 002: 20k iterations, 500 warm-up, linear decay); the
 # optimizer is the reference AdamW 6e-5 with the decoder at x10.
 warmup_iters = 500

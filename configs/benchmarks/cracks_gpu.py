@@ -1,8 +1,7 @@
 # GPU adaptation benchmark (one H100, ~30 minutes of device time): the MiT-b5 configs with a
 # short schedule, generated cracks -> a real crack set, one seed. Not run yet: no GPU was
-# lent to the sessions that wrote it (docs/benchmarks.md). Pretrained MiT-b5 weights make the
-# numbers meaningful: hrda_cracks.py reads them from $MIT_B5_WEIGHTS; for the SegFormer rows
-# add the same init (README, "Pretrained weights"). Without weights, pass
+# lent to the sessions that wrote it (docs/benchmarks.md). Every MiT-b5 config loads the
+# ImageNet encoder from $MIT_B5_WEIGHTS (the reference setting); to train from scratch pass
 #   --cfg-options model.segmentor.backbone.init_cfg=None
 #   python tools/benchmark_adaptation.py configs/benchmarks/cracks_gpu.py \
 #       --target /data/cfd --cfg-options ...
