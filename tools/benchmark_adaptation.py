@@ -51,6 +51,9 @@ def parse_args(argv=None):
     parser.add_argument("--work-dir", help="where runs go (default: work_dirs/benchmarks/<name>)")
     parser.add_argument("--out-dir", help="where the table and plot go (default: the work dir)")
     parser.add_argument("--rerun", action="store_true", help="train finished runs again")
+    parser.add_argument("--only-finished", action="store_true",
+                        help="train nothing: write the table over the runs that have a report "
+                             "(e.g. after running methods and seeds in parallel invocations)")
     parser.add_argument("--cfg-options", nargs="+", default=[],
                         help="extra --cfg-options passed to every training run")
     return parser.parse_args(argv)
@@ -234,7 +237,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                   methods: Optional[List[str]] = None, seeds: Optional[List[int]] = None,
                   iters: Optional[int] = None, target: Optional[str] = None,
                   source: Optional[str] = None, rerun: bool = False,
-                  cfg_options: Sequence[str] = (), table_title: Optional[str] = None) -> dict:
+                  cfg_options: Sequence[str] = (), table_title: Optional[str] = None,
+                  only_finished: bool = False) -> dict:
     """Run (or reuse) every method x seed of ``bench`` and write the table and the plot.
 
     Args:
@@ -246,6 +250,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
         out_dir (str, optional): folder of results.json/.md and the plot. Default: work_dir.
         methods, seeds, iters, target, source: overrides of the file's values.
         rerun (bool): train finished runs again. Default: False.
+        only_finished (bool): train nothing; tabulate the runs that have a report (a method
+            without any is left out). Default: False.
         cfg_options (Sequence[str]): extra ``--cfg-options`` for every training run.
         table_title (str, optional): first line of results.md. Default: ``name``.
 
@@ -312,6 +318,10 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             run_dir = osp.join(work_dir, method, f"seed{seed}")
             report_path = osp.join(run_dir, "report.json")
             record_path = osp.join(run_dir, "run.json")
+            if only_finished and not osp.isfile(report_path):
+                print(f"[benchmark] {method} seed {seed}: no report, left out", flush=True)
+                done += 1
+                continue
             if rerun and osp.isdir(run_dir):
                 shutil.rmtree(run_dir)
             if not osp.isfile(report_path):
@@ -367,6 +377,11 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                                         scores=defect_scores(report, defect)))
             curves[method].append(val_curve(run_dir, f"IoU.{defect}"))
 
+    if only_finished:
+        results = OrderedDict((m, r) for m, r in results.items() if r)
+        curves = OrderedDict((m, curves[m]) for m in results)
+        if not results:
+            raise SystemExit(f"no finished run under {work_dir}")
     table = summarize(results)
     md = markdown_table(table, defect)
     payload = OrderedDict(
@@ -395,7 +410,8 @@ def main(argv=None):
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     return run_benchmark(bench.to_dict(), name, work_dir, args.out_dir, methods=methods,
                          seeds=seeds, iters=args.iters, target=args.target, source=args.source,
-                         rerun=args.rerun, cfg_options=args.cfg_options)
+                         rerun=args.rerun, cfg_options=args.cfg_options,
+                         only_finished=args.only_finished)
 
 
 def _cuda() -> str:

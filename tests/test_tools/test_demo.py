@@ -54,6 +54,10 @@ def test_generated_benchmark_table_curves_and_prediction_sheet(tmp_path):
     stamp = osp.getmtime(log)
     ba.run_benchmark(bench, "tiny", work)
     assert osp.getmtime(log) == stamp
+    # --only-finished: a seed without runs is left out, nothing is trained.
+    partial = ba.run_benchmark(bench, "tiny", work, seeds=[0, 1], only_finished=True)
+    assert [row["runs"] for row in partial["methods"].values()] == [1, 1, 1]
+    assert not osp.isdir(osp.join(work, "dacs", "seed1"))
 
     sheet = demo.prediction_sheet(payload, work, str(tmp_path / "sheet.png"), num_images=1)
     img = cv2.imread(sheet)
