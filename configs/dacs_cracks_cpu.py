@@ -21,6 +21,11 @@ model = dict(
     # teacher's (already crack-biased) labels it amplifies its bias and self-training
     # thickens the cracks round after round (docs/benchmarks.md, DACS diagnosis).
     pseudo_class_weight=(1.0, 0.2),
+    # Teacher horizon ~1/(1 - alpha) iterations. With the reference 0.999 and
+    # alpha_t = min(1 - 1/(t+1), alpha) the teacher of a run shorter than 1000 iterations is
+    # the plain average of every student since the random initialisation: a stale teacher
+    # for a model trained from scratch in a few hundred iterations. 0.99: the last ~100.
+    alpha=0.99,
 )
 source_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -37,3 +37,10 @@ def test_benchmark_file_methods_and_options(path):
         cfg = load_config(osp.join(REPO, spec["config"]), opts)
         for sched in cfg.param_scheduler:
             assert int(str(sched.get("begin", 0))) < max_iters, (name, sched)
+        model = cfg.model
+        if model.get("type") == "DACS" and not model.get("source_only", False):
+            # The EMA teacher must follow the student within the budget: a horizon of
+            # 1/(1 - alpha) iterations at most half the run (0.999 would average every
+            # student since the random initialisation in a 400-iteration run).
+            horizon = 1.0 / (1.0 - model.alpha)
+            assert horizon <= max_iters / 2, (name, model.alpha, max_iters)
