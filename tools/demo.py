@@ -81,8 +81,12 @@ def prediction_sheet(payload: dict, work_dir: str, out_path: str, num_images: in
         columns.append((method, model))
     rows = []
     for name in names:
-        img_path = [p for p in (osp.join(target, "images", name + ext)
-                                for ext in (".png", ".jpg", ".bmp")) if osp.isfile(p)][0]
+        found = [p for p in (osp.join(target, "images", name + ext)
+                             for ext in (".png", ".jpg", ".bmp")) if osp.isfile(p)]
+        if not found:
+            raise SystemExit(f"{osp.join(target, 'val.txt')} lists {name!r}, but "
+                             f"{osp.join(target, 'images')} has no {name}.png/.jpg/.bmp")
+        img_path = found[0]
         img = load_image(img_path)
         truth = cv2.imread(osp.join(target, "masks", name + ".png"), cv2.IMREAD_UNCHANGED)
         tiles = [("target image", img), ("truth", _overlay(img, truth == 1, (0, 200, 0)))]

@@ -27,6 +27,14 @@ def test_tent_method_needs_its_base_method():
         ba.method_spec("tent", dict(config="configs/source_only_cracks_cpu.py", tent=dict()))
 
 
+def test_prediction_sheet_names_a_missing_target_image(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "val.txt").write_text("img_007\n")
+    payload = dict(target=str(tmp_path), methods={}, budget=dict(max_iters=1))
+    with pytest.raises(SystemExit, match="img_007"):
+        demo.prediction_sheet(payload, str(tmp_path), str(tmp_path / "sheet.png"), 1)
+
+
 @pytest.mark.slow
 def test_generated_benchmark_table_curves_and_prediction_sheet(tmp_path):
     bench = dict(
