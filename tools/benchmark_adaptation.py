@@ -293,12 +293,16 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             raise SystemExit(f"source dataset not found: {source_root!r}")
     elif bench_source.get("root"):
         source_root = osp.abspath(bench_source["root"])
-    else:
+    elif any(not spec["source"] and not spec["generate"] for spec in specs.values()):
         source_root = generate_source(base_generator, osp.join(work_dir, "source_data"))
+    else:  # every method has its own source (the generator ablation): no shared set
+        source_root = None
 
     defect = bench.get("defect_class", "crack")
-    env = dict(os.environ, SOURCE_ROOT=source_root, TARGET_ROOT=target_root,
-               DATA_ROOT=target_root, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, TARGET_ROOT=target_root, DATA_ROOT=target_root,
+               PYTHONWARNINGS="ignore")
+    if source_root:
+        env["SOURCE_ROOT"] = source_root
     results: Dict[str, List[dict]] = OrderedDict((m, []) for m in specs)
     curves: Dict[str, List[Dict[int, float]]] = OrderedDict((m, []) for m in specs)
     total = len(specs) * len(seeds)
@@ -392,7 +396,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
     with open(osp.join(out_dir, "results.json"), "w") as f:
         json.dump(payload, f, indent=2)
     with open(osp.join(out_dir, "results.md"), "w") as f:
-        f.write(f"# {table_title or name}\n\nTarget: `{target_root}`; source: `{source_root}`; "
+        f.write(f"# {table_title or name}\n\nTarget: `{target_root}`; source: "
+                f"`{source_root or 'one generated set per method'}`; "
                 f"{budget['max_iters']} iterations, seeds {seeds}.\n\n{md}\n")
     plot_curves(curves, osp.join(out_dir, "target_iou_curves.png"), f"target {defect} IoU (%)")
     print("\n" + md)

@@ -61,6 +61,10 @@ def parse_args(argv=None):
     parser.add_argument("--work-dir", default=osp.join(REPO, "work_dirs", "eval_generator"))
     parser.add_argument("--out-dir", help="where results go (default: the work dir)")
     parser.add_argument("--rerun", action="store_true")
+    parser.add_argument("--cfg-options", nargs="+", default=[],
+                        help="extra --cfg-options of every training/test run, e.g. "
+                             "val_dataloader.dataset.split=val.txt for a target without "
+                             "test.txt")
     return parser.parse_args(argv)
 
 
@@ -68,6 +72,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.num <= 0 or args.iters <= 0:
         raise SystemExit("--num and --iters must be positive")
+    if not osp.isdir(args.target):
+        raise SystemExit(f"target dataset not found: {args.target!r}")
     variants = OrderedDict([("full", [])])
     if args.ablate:
         names = list(ABLATIONS) if args.ablate == "all" else \
@@ -87,7 +93,7 @@ def main(argv=None):
         delete_checkpoints=True,
     )
     payload = run_benchmark(bench, "eval_generator", args.work_dir, args.out_dir,
-                            rerun=args.rerun,
+                            rerun=args.rerun, cfg_options=args.cfg_options,
                             table_title="Generator evaluation (source-only on generated images)")
     full = payload["methods"]["full"]["IoU"][0]
     lines = ["| variant | features off | crack IoU | F1 | tolerant F1 | Δ IoU vs full |",
