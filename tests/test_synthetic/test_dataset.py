@@ -169,7 +169,9 @@ def test_ctrl_c_during_parallel_run_leaves_complete_pairs_only(tmp_path):
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "ds"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "synthetic", "generate", "--num", "400", "--size", "192",
+        # Far more images than are written before the interrupt: on a loaded machine this
+        # process may not run for seconds, and the run must still be going when it does.
+        [sys.executable, "-m", "synthetic", "generate", "--num", "20000", "--size", "192",
          "--workers", "2", "--out", str(out), "--quiet"],
         cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(root)},
