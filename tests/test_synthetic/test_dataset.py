@@ -175,6 +175,9 @@ def test_ctrl_c_during_parallel_run_leaves_complete_pairs_only(tmp_path):
          "--workers", "2", "--out", str(out), "--quiet"],
         cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(root)},
+        # Like a terminal's foreground job: a suite started in the background (`cmd &`)
+        # inherits SIGINT ignored, and the generator would then never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.time() + 60
