@@ -260,8 +260,6 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
     """
     work_dir = osp.abspath(work_dir)
     out_dir = osp.abspath(out_dir or work_dir)
-    os.makedirs(work_dir, exist_ok=True)
-    os.makedirs(out_dir, exist_ok=True)
 
     all_methods = OrderedDict(bench["methods"])
     if methods:
@@ -297,6 +295,9 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
         source_root = generate_source(base_generator, osp.join(work_dir, "source_data"))
     else:  # every method has its own source (the generator ablation): no shared set
         source_root = None
+    # Only now, after the checks above: a wrong path leaves no empty work dir behind.
+    os.makedirs(work_dir, exist_ok=True)
+    os.makedirs(out_dir, exist_ok=True)
 
     defect = bench.get("defect_class", "crack")
     env = dict(os.environ, TARGET_ROOT=target_root, DATA_ROOT=target_root,
