@@ -1,4 +1,4 @@
-# The built-in demo (`make demo`): no download, a few minutes on 2 CPU cores.
+# The built-in demo (`make demo`): no download, ~14 minutes on 2 CPU cores.
 # Source: clean 'lab' renders of cracks; target: the harsh 'field' style (strong light
 # gradients, shadows, blur, noise, colour casts, distractors), generated WITH labels so the
 # adaptation can be scored: its train.txt is used unlabeled, its val.txt for the report.
