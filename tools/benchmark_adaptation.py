@@ -144,9 +144,10 @@ def defect_scores(report: dict, defect: str) -> Dict[str, Optional[float]]:
     if per is None:
         raise KeyError(f"report has no class {defect!r} (classes: {report.get('classes')})")
     tolerant = per.get("tolerant") or {}
+    tiles = report.get("tile_level") or {}  # absent in reports of older versions
     return OrderedDict(IoU=per["IoU"], F1=per["F1"], precision=per["precision"],
                        recall=per["recall"], tolerant_F1=tolerant.get("F1"),
-                       mIoU=report["mIoU"])
+                       mIoU=report["mIoU"], tile_false_alarm=tiles.get("false_alarm_rate"))
 
 
 def mean_std(values: List[Optional[float]]):
@@ -176,8 +177,9 @@ def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
     table: OrderedDict[str, dict] = OrderedDict()
     for method, runs in results.items():
         row = OrderedDict(runs=len(runs), seeds=[r["seed"] for r in runs])
-        for metric in ("IoU", "F1", "tolerant_F1", "precision", "recall", "mIoU"):
-            row[metric] = mean_std([r["scores"][metric] for r in runs])
+        for metric in ("IoU", "F1", "tolerant_F1", "precision", "recall", "mIoU",
+                       "tile_false_alarm"):
+            row[metric] = mean_std([r["scores"].get(metric) for r in runs])
         row["minutes"] = mean_std([r["seconds"] / 60.0 for r in runs])
         table[method] = row
     base = table.get(baseline, {}).get("IoU", (None, None))[0]
@@ -196,14 +198,18 @@ def markdown_table(table: Dict[str, dict], defect: str) -> str:
             return "n/a"
         return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
-    lines = [f"| method | {defect} IoU | F1 | tolerant F1 | mIoU | gap closed | runs | "
-             "minutes/run |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| method | {defect} IoU | F1 | tolerant F1 | mIoU | false-alarm tiles % | "
+             "gap closed | runs | minutes/run |", "|---|---|---|---|---|---|---|---|---|"]
     for method, row in table.items():
         gap = "—" if row["gap_closed"] is None else f"{100 * row['gap_closed']:.0f} %"
         lines.append(f"| {method} | {cell(row['IoU'])} | {cell(row['F1'])} | "
-                     f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | {gap} | "
+                     f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | "
+                     f"{cell(row.get('tile_false_alarm', (None, None)))} | {gap} | "
                      f"{row['runs']} | {cell(row['minutes'])} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + (
+        "\n\nfalse-alarm tiles: share of the defect-free 64-pixel tiles of the test images "
+        "where the model draws a defect region of at least 16 pixels away from every true "
+        "defect (DefectMetric `tile_level` with its default tile size and area)")
 
 
 def plot_curves(curves: Dict[str, List[Dict[int, float]]], path: str, ylabel: str) -> None:

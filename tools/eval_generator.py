@@ -6,8 +6,9 @@
 For each variant of the generator (the full one, then — with ``--ablate`` — one realism feature
 family switched off at a time), the tool generates a source set with the same seed, trains the
 source-only CPU configuration on it (no target images are used for training) and evaluates on
-the target's labeled test split. It writes a table (defect IoU, F1, tolerant F1, and the change
-of IoU against the full generator) as JSON and Markdown. All runs go through
+the target's labeled test split. It writes a table (defect IoU, F1, tolerant F1, the share of
+defect-free 64-px tiles with a false alarm, and the change of IoU and false alarms against the
+full generator) as JSON and Markdown. All runs go through
 ``tools/benchmark_adaptation.py``'s runner, so an interrupted evaluation continues where it
 stopped.
 """
@@ -94,15 +95,23 @@ def main(argv=None):
                             rerun=args.rerun, cfg_options=args.cfg_options,
                             table_title="Generator evaluation (source-only on generated images)")
     full = payload["methods"]["full"]["IoU"][0]
-    lines = ["| variant | features off | crack IoU | F1 | tolerant F1 | Δ IoU vs full |",
-             "|---|---|---|---|---|---|"]
+    full_fa = payload["methods"]["full"].get("tile_false_alarm", (None, None))[0]
+    lines = ["| variant | features off | crack IoU | F1 | tolerant F1 | false-alarm tiles % | "
+             "Δ IoU vs full | Δ false alarms vs full |", "|---|---|---|---|---|---|---|---|"]
+
+    def fmt(pair):
+        return "n/a" if pair[0] is None else f"{pair[0]:.1f} ± {pair[1]:.1f}"
+
+    def delta(value, reference):
+        return "n/a" if value is None or reference is None else f"{value - reference:+.1f}"
+
     for name, row in payload["methods"].items():
-        def fmt(pair):
-            return "n/a" if pair[0] is None else f"{pair[0]:.1f} ± {pair[1]:.1f}"
-        delta = "—" if name == "full" or row["IoU"][0] is None else \
-            f"{row['IoU'][0] - full:+.1f}"
+        fa = row.get("tile_false_alarm", (None, None))
+        d_iou = "—" if name == "full" else delta(row["IoU"][0], full)
+        d_fa = "—" if name == "full" else delta(fa[0], full_fa)
         lines.append(f"| {name} | {', '.join(variants[name]) or '—'} | {fmt(row['IoU'])} | "
-                     f"{fmt(row['F1'])} | {fmt(row['tolerant_F1'])} | {delta} |")
+                     f"{fmt(row['F1'])} | {fmt(row['tolerant_F1'])} | {fmt(fa)} | {d_iou} | "
+                     f"{d_fa} |")
     table = "\n".join(lines)
     out_dir = args.out_dir or args.work_dir
     with open(osp.join(out_dir, "ablation.md"), "w") as f:

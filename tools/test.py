@@ -2,14 +2,16 @@
 
     python tools/test.py CONFIG CHECKPOINT [--out report.json] [--md report.md]
                          [--per-image-csv per_image.csv] [--tolerance-px 2]
-                         [--tolerances 0 1 2 3 5] [--verdict-min-area 16] [--show-dir DIR]
+                         [--tolerances 0 1 2 3 5] [--verdict-min-area 16] [--tile-size 64]
+                         [--show-dir DIR]
                          [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...] [--tta]
 
 ``--out`` writes the metrics as JSON (percent): ``mIoU``, ``aAcc``, ``mF1``, ``mDice``,
 ``mTolerantF1``, ``per_class.<name>`` with ``IoU``, ``precision``, ``recall``, ``F1``, ``Dice``,
 pixel counts and (defect classes) ``tolerant`` / ``tolerant_by_px`` scores, ``image_level``
-verdict counts, the confusion matrix (raw and row-normalised) and provenance; and the same as
-Markdown tables beside it (``report.json`` -> ``report.md``) unless ``--md`` names another file.
+and ``tile_level`` verdict counts (false alarms on defect-free tiles), the confusion matrix
+(raw and row-normalised) and provenance; and the same as Markdown tables beside it
+(``report.json`` -> ``report.md``) unless ``--md`` names another file.
 ``--per-image-csv`` adds one row per image. See ``docs/tools.md``.
 """
 
@@ -47,6 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--verdict-min-area", type=int, metavar="PX",
                         help="smallest predicted defect region (pixels) that makes an image "
                              "'defect' in the image-level verdict (default: 16)")
+    parser.add_argument("--tile-size", type=int, metavar="PX",
+                        help="side of the tiles of the tile-level verdict, which counts false "
+                             "alarms on defect-free tiles (default: 64; 0: none)")
     parser.add_argument("--show-dir", help="save images with ground truth and prediction "
                         "painted into this folder")
     parser.add_argument("--show", action="store_true", help="show prediction results")
@@ -94,7 +99,8 @@ def configure_report(cfg, args) -> None:
     paths = report_paths(args)
     options = {k: v for k, v in (("tolerance_px", args.tolerance_px),
                                  ("tolerances", args.tolerances),
-                                 ("verdict_min_area", args.verdict_min_area)) if v is not None}
+                                 ("verdict_min_area", args.verdict_min_area),
+                                 ("tile_size", args.tile_size)) if v is not None}
     if not paths and not options:
         return
     defect_metrics = [e for e in _evaluators(cfg.test_evaluator)

@@ -15,12 +15,13 @@ summarised in two arrays of ``bins`` counts (exact at the thresholds ``i / bins`
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from ..apis.postprocess import largest_defect_region
+from ..evaluation.functional import tile_boxes
 
 
 def probability_histograms(defect_prob: np.ndarray, is_defect: np.ndarray,
@@ -165,20 +166,6 @@ def _point(curve: dict, index: int) -> dict:
     return dict(threshold=float(curve["threshold"][index]),
                 precision=float(curve["precision"][index]),
                 recall=float(curve["recall"][index]), F1=float(curve["F1"][index]))
-
-
-def tile_boxes(height: int, width: int, tile: Optional[int]) -> List[Tuple[int, int, int, int]]:
-    """Non-overlapping boxes ``(y1, y2, x1, x2)`` of ``tile`` pixels (the last ones smaller).
-
-    Args:
-        height (int): image height in pixels.
-        width (int): image width in pixels.
-        tile (int, optional): tile side in pixels; None gives the whole image. Default: None.
-    """
-    if not tile:
-        return [(0, height, 0, width)]
-    return [(y, min(y + tile, height), x, min(x + tile, width))
-            for y in range(0, height, tile) for x in range(0, width, tile)]
 
 
 def verdict_items(mask: np.ndarray, label: np.ndarray, tile: Optional[int] = None,

@@ -12,7 +12,7 @@ within ``k`` of it. ``k = 0`` is the strict pixel-wise score. Distances come fro
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -23,6 +23,8 @@ from scipy import ndimage
 DEFAULT_MIN_AREA = 16
 # Columns of the array returned by tolerant_match_counts.
 PRED_TOTAL, PRED_MATCHED, GT_TOTAL, GT_MATCHED = range(4)
+# Columns of the array returned by tile_verdict_counts.
+TILE_TP, TILE_FP, TILE_FN, TILE_TN = range(4)
 
 
 def distance_to_mask(mask: np.ndarray) -> np.ndarray:
@@ -116,3 +118,74 @@ def largest_region_area(mask: np.ndarray, connectivity: int = 8) -> int:
         return 0
     num, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
     return int(stats[1:num, cv2.CC_STAT_AREA].max())
+
+
+def tile_boxes(height: int, width: int, tile: Optional[int]) -> List[Tuple[int, int, int, int]]:
+    """Non-overlapping boxes ``(y1, y2, x1, x2)`` of ``tile`` pixels (the last ones smaller).
+
+    Args:
+        height (int): image height in pixels.
+        width (int): image width in pixels.
+        tile (int, optional): tile side in pixels; None gives the whole image. Default: None.
+    """
+    if not tile:
+        return [(0, height, 0, width)]
+    return [(y, min(y + tile, height), x, min(x + tile, width))
+            for y in range(0, height, tile) for x in range(0, width, tile)]
+
+
+def tile_verdict_counts(pred: np.ndarray, gt: np.ndarray, tile: int, min_area: int,
+                        tolerance: float = 0, valid: Optional[np.ndarray] = None) -> np.ndarray:
+    """OK / defect verdicts of the tiles of one image against the truth: TP, FP, FN, TN.
+
+    The image is cut into non-overlapping ``tile`` x ``tile`` boxes (:func:`tile_boxes`); a tile
+    is truly defective when it holds a ground-truth defect pixel. A defective tile is *found*
+    when a predicted pixel inside it lies within ``tolerance`` of a true one. An OK tile is a
+    *false alarm* when its largest region of predicted pixels farther than ``tolerance`` from
+    every true pixel has at least ``min_area`` pixels, so a prediction slightly wider than a
+    crack that runs along a tile border does not count: only defects invented on a clean
+    surface do. This makes false alarms measurable on sets where every image has a defect
+    (CFD) and scales the image-level verdict down to a region a person would inspect. Tiles
+    without an evaluated pixel (all ``valid`` False) are skipped.
+
+    Args:
+        pred (np.ndarray): (H, W) boolean mask of the pixels predicted as any defect class.
+        gt (np.ndarray): (H, W) boolean mask of the true defect pixels.
+        tile (int): tile side in pixels (>= 1).
+        min_area (int): smallest predicted region (8-connected pixels) that is a false alarm.
+        tolerance (float): distance in pixels within which a prediction is attributed to a
+            true defect. Default: 0.
+        valid (np.ndarray, optional): (H, W) boolean mask of evaluated pixels. Default: all.
+
+    Returns:
+        np.ndarray: int64 array ``[TP, FP, FN, TN]`` (columns ``TILE_*`` of this module).
+    """
+    pred = np.asarray(pred, dtype=bool)
+    gt = np.asarray(gt, dtype=bool)
+    if pred.shape != gt.shape:
+        raise ValueError(f"prediction mask {pred.shape} and ground-truth mask {gt.shape} differ")
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1 pixel, got {tile}")
+    if valid is None:
+        valid = np.ones(pred.shape, dtype=bool)
+    else:
+        valid = np.asarray(valid, dtype=bool)
+        pred = pred & valid
+        gt = gt & valid
+    if gt.any() and pred.any():
+        near = distance_to_mask(gt) <= tolerance
+    else:
+        near = np.zeros(pred.shape, dtype=bool)
+    found_px = pred & near
+    stray = pred & ~near
+    out = np.zeros(4, dtype=np.int64)
+    for y1, y2, x1, x2 in tile_boxes(*pred.shape, tile):
+        if not valid[y1:y2, x1:x2].any():
+            continue
+        if gt[y1:y2, x1:x2].any():
+            out[TILE_TP if found_px[y1:y2, x1:x2].any() else TILE_FN] += 1
+        elif largest_region_area(stray[y1:y2, x1:x2]) >= min_area:
+            out[TILE_FP] += 1
+        else:
+            out[TILE_TN] += 1
+    return out

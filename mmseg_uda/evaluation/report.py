@@ -59,6 +59,10 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
     if img:
         summary += [("image-level recall (defective images found)", img.get("recall")),
                     ("image-level precision", img.get("precision"))]
+    tiles = report.get("tile_level") or {}
+    if tiles:
+        summary += [(f"false alarms on defect-free {tiles['tile_px']} px tiles",
+                     tiles.get("false_alarm_rate"))]
     out.append("## Summary\n\n" + markdown_table(["metric", "value"], summary))
 
     rows = []
@@ -102,9 +106,23 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
                  ["truly OK", img["FP"], img["TN"]]])
             + f"\nprecision {_fmt(img.get('precision'))} %, recall {_fmt(img.get('recall'))} %, "
               f"accuracy {_fmt(img.get('accuracy'))} %\n"
-            + ("\nNo defect-free image in the set: false alarms are not measured "
-               "(tools/calibrate.py --tile-size judges tiles instead).\n"
+            + ("\nNo defect-free image in the set: false alarms are "
+               + ("measured on tiles below" if tiles else "not measured")
+               + " (tools/calibrate.py --tile-size calibrates on tiles).\n"
                if img.get("num_ok") == 0 else ""))
+    if tiles:
+        out.append(
+            f"## Tile-level verdict\n\nThe images cut into {tiles['tile_px']} px tiles. A "
+            "tile with a true defect pixel is *found* when a predicted defect pixel in it lies "
+            f"within {tiles['tolerance_px']} px of a true one; a defect-free tile is a *false "
+            f"alarm* when a predicted region of at least {tiles['min_area_px']} pixels lies "
+            f"farther than {tiles['tolerance_px']} px from every true defect pixel.\n\n"
+            + markdown_table(["", "predicted defect", "predicted OK"],
+                             [["truly defective", tiles["TP"], tiles["FN"]],
+                              ["truly OK", tiles["FP"], tiles["TN"]]])
+            + f"\nfalse alarms on {_fmt(tiles.get('false_alarm_rate'))} % of the defect-free "
+              f"tiles; recall {_fmt(tiles.get('recall'))} %, precision "
+              f"{_fmt(tiles.get('precision'))} %\n")
     return "\n".join(out)
 
 

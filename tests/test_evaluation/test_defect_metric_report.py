@@ -11,6 +11,8 @@ import torch
 from mmseg_uda.evaluation import (
     DefectMetric,
     largest_region_area,
+    tile_boxes,
+    tile_verdict_counts,
     tolerant_match_counts,
     tolerant_scores,
 )
@@ -176,6 +178,63 @@ def test_verdict_min_area_and_false_alarm():
     level = metric.image_level(results)
     assert (level["TP"], level["FP"], level["FN"], level["TN"]) == (0, 1, 0, 1)
     assert math.isnan(level["recall"]) and level["precision"] == 0.0
+
+
+def test_tile_verdicts_count_invented_defects_not_wide_ones():
+    """A crack in every image: false alarms are still measured, on the defect-free tiles."""
+    gt = np.zeros((64, 96), bool)
+    gt[4:60, 30] = True               # a vertical crack in the first 32-px tile column
+    pred = np.zeros_like(gt)
+    pred[4:60, 29:33] = True          # predicted 4 px wide: 2 px into the next tile column,
+    # but within the 2-px tolerance of the crack: not a false alarm
+    pred[40:45, 70:75] = True         # a 25-px blob invented on clean surface
+    pred[5, 80:83] = True             # a 3-px speck (below the 16-px area)
+    counts = tile_verdict_counts(pred, gt, 32, min_area=16, tolerance=2)
+    # tiles: 2 rows x 3 columns; column 0 holds the crack (found), the blob is in row 1 col 2
+    assert counts.tolist() == [2, 1, 0, 3]   # TP, FP, FN, TN
+    # without tolerance the bleed into column 1 (a 28-px strip per tile row) is a false alarm
+    assert tile_verdict_counts(pred, gt, 32, min_area=16, tolerance=0).tolist() == [2, 3, 0, 1]
+    missed = np.zeros_like(gt)
+    missed[40:45, 70:75] = True
+    assert tile_verdict_counts(missed, gt, 32, 16, 2).tolist() == [0, 1, 2, 3]
+    valid = np.ones_like(gt)
+    valid[:, 64:] = False                      # ignore the last tile column
+    assert tile_verdict_counts(pred, gt, 32, 16, 2, valid).tolist() == [2, 0, 0, 2]
+    assert tile_boxes(64, 96, 40) == [(0, 40, 0, 40), (0, 40, 40, 80), (0, 40, 80, 96),
+                                      (40, 64, 0, 40), (40, 64, 40, 80), (40, 64, 80, 96)]
+    with pytest.raises(ValueError, match="tile must be >= 1"):
+        tile_verdict_counts(pred, gt, 0, 16)
+    with pytest.raises(ValueError, match="differ"):
+        tile_verdict_counts(pred[:10], gt, 32, 16)
+
+
+def test_tile_level_in_report_csv_and_markdown(tmp_path):
+    gt = np.zeros((64, 96), np.uint8)
+    gt[4:60, 30] = 1
+    pred = gt.copy()
+    pred[40:45, 70:75] = 1
+    metric = _metric(tile_size=32, verdict_min_area=16, tolerance_px=2,
+                     per_image_csv=str(tmp_path / "r.csv"), markdown_file=str(tmp_path / "r.md"))
+    metric.process({}, [_sample(pred, gt, "a.png"), _sample(gt, gt, "b.png")])
+    flat = metric.compute_metrics(metric.results)
+    tiles = metric.last_report["tile_level"]
+    assert (tiles["TP"], tiles["FP"], tiles["FN"], tiles["TN"]) == (4, 1, 0, 7)
+    assert tiles["false_alarm_rate"] == pytest.approx(100 / 8, abs=1e-3)
+    assert tiles["recall"] == 100.0 and tiles["tile_px"] == 32
+    assert flat["tile_false_alarm_rate"] == tiles["false_alarm_rate"]
+    with open(tmp_path / "r.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["ok_tiles"], r["false_alarm_tiles"]) for r in rows] == [("4", "1"), ("4", "0")]
+    md = (tmp_path / "r.md").read_text()
+    assert "## Tile-level verdict" in md and "| truly OK | 1 | 7 |" in md
+    assert "No defect-free image in the set: false alarms are measured on tiles" in md
+    # switched off: no tile verdicts anywhere
+    off = _metric(tile_size=None)
+    off.process({}, [_sample(pred, gt, "a.png")])
+    assert off.build_report(off.results)["tile_level"] is None
+    assert "ok_tiles" not in off.per_image_rows(off.results)[0]
+    with pytest.raises(ValueError, match="tile_size"):
+        _metric(tile_size=-1)
 
 
 def test_results_split_across_ranks_give_the_same_report():

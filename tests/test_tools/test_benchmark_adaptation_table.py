@@ -44,8 +44,23 @@ def test_defect_scores_reads_the_test_report():
                   "tolerant": {"F1": 61.0, "tolerance_px": 2}}}}
     scores = bench.defect_scores(report, "crack")
     assert scores["IoU"] == 25.0 and scores["tolerant_F1"] == 61.0 and scores["mIoU"] == 60.0
+    assert scores["tile_false_alarm"] is None  # a report written before tile verdicts
+    report["tile_level"] = {"false_alarm_rate": 7.5, "tile_px": 64}
+    assert bench.defect_scores(report, "crack")["tile_false_alarm"] == 7.5
     with pytest.raises(KeyError, match="no class 'spot'"):
         bench.defect_scores(report, "spot")
+
+
+def test_false_alarm_column():
+    runs = [run(0, 10.0), run(1, 14.0)]
+    runs[0]["scores"]["tile_false_alarm"] = 4.0
+    runs[1]["scores"]["tile_false_alarm"] = 6.0
+    table = bench.summarize({"source_only": runs, "dacs": [run(0, 20.0)]})
+    assert table["source_only"]["tile_false_alarm"] == (5.0, pytest.approx(2 ** 0.5))
+    assert table["dacs"]["tile_false_alarm"] == (None, None)
+    md = bench.markdown_table(table, "crack").splitlines()
+    assert "false-alarm tiles %" in md[0]
+    assert md[2].split(" | ")[5] == "5.0 ± 1.4" and md[3].split(" | ")[5] == "n/a"
 
 
 def test_val_curve_from_scalars(tmp_path):

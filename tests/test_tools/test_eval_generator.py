@@ -45,6 +45,12 @@ def test_tiny_ablation_table(tmp_path):
         result = json.load(f)
     assert result["variants"] == {"full": [], "no_distractors": ["distractors"]}
     assert result["results"]["methods"]["no_distractors"]["IoU"][0] is not None
+    # false alarms on defect-free tiles, from each run's test report
+    assert "false-alarm tiles %" in table.splitlines()[0]
+    fa = result["results"]["methods"]["full"]["tile_false_alarm"][0]
+    assert fa is None or 0.0 <= fa <= 100.0
+    with open(work / "full" / "seed0" / "report.json") as f:
+        assert json.load(f)["tile_level"]["tile_px"] == 64
     # Each variant trains on its own generated set, which records what was switched off;
     # no shared source set is generated.
     with open(work / "sources" / "no_distractors" / "meta.json") as f:

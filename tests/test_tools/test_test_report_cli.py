@@ -17,7 +17,7 @@ def test_report_files_end_to_end(run, tmp_path):
     res = run_tool("test", [run["config"], run["checkpoint"], "--work-dir", str(tmp_path / "w"),
                             "--out", str(out), "--per-image-csv", str(tmp_path / "img.csv"),
                             "--tolerance-px", "3", "--tolerances", "0", "1",
-                            "--verdict-min-area", "4", "--cfg-options",
+                            "--verdict-min-area", "4", "--tile-size", "16", "--cfg-options",
                             *run["model_options"], *run["data_options"]])
     assert res.returncode == 0, res.stderr[-3000:]
     assert "mTolerantF1" in res.stdout
@@ -33,12 +33,15 @@ def test_report_files_end_to_end(run, tmp_path):
     f1s = [crack["tolerant_by_px"][k]["F1"] for k in ("0", "1", "3")]
     assert f1s == sorted(f1s)
     assert report["image_level"]["min_area_px"] == 4
+    tiles = report["tile_level"]
+    assert tiles["tile_px"] == 16 and tiles["min_area_px"] == 4
+    assert tiles["num_ok"] + tiles["num_defective"] > 0
     assert report["num_images"] == 3 and report["checkpoint"].endswith("iter_2.pth")
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "# Defect segmentation report" in md and "| crack |" in md
     with open(tmp_path / "img.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 3 and "tolF1@3px_crack" in rows[0]
+    assert len(rows) == 3 and "tolF1@3px_crack" in rows[0] and "false_alarm_tiles" in rows[0]
     assert {r["gt_verdict"] for r in rows} <= {"OK", "defect"}
 
 

@@ -15,6 +15,11 @@ every rank) and reports, in percent like MMSeg:
 * ``image_level`` — the OK / defect verdict of each image (defect when a predicted region of a
   defect class has at least ``verdict_min_area`` pixels; truly defective when its mask has a
   defect pixel) against the truth: TP / FP / FN / TN, precision, recall, accuracy;
+* ``tile_level`` — the same verdict on non-overlapping ``tile_size`` tiles (64 px by default):
+  a defective tile is found when a predicted pixel in it lies within ``tolerance_px`` of a true
+  one; an OK tile is a false alarm when a predicted region of at least ``verdict_min_area``
+  pixels lies farther than ``tolerance_px`` from every true pixel. ``false_alarm_rate`` (FP over
+  OK tiles) measures defects invented on clean surface even where every image has a defect;
 * ``confusion_matrix`` (pixels, ``cm[true][pred]``) and ``confusion_matrix_normalized``
   (percent of each true class).
 
@@ -41,6 +46,7 @@ from prettytable import PrettyTable
 from ..functional import (
     DEFAULT_MIN_AREA,
     largest_region_area,
+    tile_verdict_counts,
     tolerant_match_counts,
     tolerant_scores,
 )
@@ -146,6 +152,8 @@ class DefectMetric(BaseMetric):
         verdict_min_area (int): a predicted region (8-connected component of one defect class)
             needs at least this many pixels to make the image-level verdict "defect".
             Default: 16.
+        tile_size (int, optional): side in pixels of the tiles of ``tile_level`` (None or 0:
+            no tile verdicts). Default: 64.
         markdown_file (str, optional): where to write the report as Markdown tables.
             Default: None.
         per_image_csv (str, optional): where to write one CSV row per image (per-class IoU,
@@ -158,25 +166,30 @@ class DefectMetric(BaseMetric):
                  collect_device: str = "cpu", prefix: Optional[str] = None,
                  report_meta: Optional[dict] = None, tolerance_px: float = 2,
                  tolerances: Sequence[float] = (0, 1, 2, 3, 5),
-                 verdict_min_area: int = DEFAULT_MIN_AREA, markdown_file: Optional[str] = None,
-                 per_image_csv: Optional[str] = None, **kwargs) -> None:
+                 verdict_min_area: int = DEFAULT_MIN_AREA, tile_size: Optional[int] = 64,
+                 markdown_file: Optional[str] = None, per_image_csv: Optional[str] = None,
+                 **kwargs) -> None:
         if kwargs:
             raise TypeError(
                 f"DefectMetric got unknown argument(s) {sorted(kwargs)}; expected ignore_index, "
                 "report_file, collect_device, prefix, report_meta, tolerance_px, tolerances, "
-                "verdict_min_area, markdown_file, per_image_csv")
+                "verdict_min_area, tile_size, markdown_file, per_image_csv")
         super().__init__(collect_device=collect_device, prefix=prefix)
         if tolerance_px < 0 or any(k < 0 for k in tolerances):
             raise ValueError(f"tolerances must be >= 0 pixels, got tolerance_px={tolerance_px}, "
                              f"tolerances={list(tolerances)}")
         if verdict_min_area < 1:
             raise ValueError(f"verdict_min_area must be >= 1 pixel, got {verdict_min_area}")
+        if tile_size is not None and tile_size < 0:
+            raise ValueError(f"tile_size must be >= 1 pixel (or None/0 for no tile verdicts), "
+                             f"got {tile_size}")
         self.ignore_index = ignore_index
         self.report_file = report_file
         self.report_meta = dict(report_meta or {})
         self.tolerance_px = _number(tolerance_px)
         self.tolerances = sorted({_number(k) for k in tolerances} | {self.tolerance_px})
         self.verdict_min_area = int(verdict_min_area)
+        self.tile_size = int(tile_size) if tile_size else None
         self.markdown_file = markdown_file
         self.per_image_csv = per_image_csv
         self.last_report: Optional[dict] = None
@@ -217,7 +230,9 @@ class DefectMetric(BaseMetric):
         Returns:
             dict: ``img_path``; ``cm`` (C, C); ``tol`` (C-1, T, 4) counts
             ``[pred_total, pred_matched, gt_total, gt_matched]`` per defect class and tolerance;
-            ``largest`` (C,) largest predicted region in pixels per class (0 for background).
+            ``largest`` (C,) largest predicted region in pixels per class (0 for background);
+            ``tiles`` (4,) tile verdict counts ``[TP, FP, FN, TN]`` over all defect classes
+            (zeros without ``tile_size``).
         """
         if cm is None:
             cm = confusion_matrix(torch.from_numpy(pred), torch.from_numpy(label), num_classes,
@@ -229,8 +244,13 @@ class DefectMetric(BaseMetric):
             pred_c = (pred == c) & valid
             tol[c - 1] = tolerant_match_counts(pred_c, label == c, self.tolerances, valid)
             largest[c] = largest_region_area(pred_c)
+        tiles = np.zeros(4, dtype=np.int64)
+        if self.tile_size:
+            defect_gt = (label > 0) & valid
+            tiles = tile_verdict_counts((pred > 0) & valid, defect_gt, self.tile_size,
+                                        self.verdict_min_area, self.tolerance_px, valid)
         return dict(img_path=img_path, cm=np.asarray(cm, dtype=np.int64), tol=tol,
-                    largest=largest)
+                    largest=largest, tiles=tiles)
 
     # ------------------------------------------------------------------ summaries
     def _verdicts(self, result: dict):
@@ -254,6 +274,22 @@ class DefectMetric(BaseMetric):
             precision=tp / (tp + fp) if tp + fp else nan,
             recall=tp / (tp + fn) if tp + fn else nan,
             accuracy=(tp + tn) / len(results) if results else nan)
+
+    def tile_level(self, results: List[dict]) -> Optional[dict]:
+        """Counts and scores (fractions) of the tile verdicts; None without ``tile_size``."""
+        if not self.tile_size:
+            return None
+        tp, fp, fn, tn = (int(v) for v in np.sum(
+            [r.get("tiles", np.zeros(4, dtype=np.int64)) for r in results], axis=0))
+        nan = float("nan")
+        return OrderedDict(
+            tile_px=self.tile_size, min_area_px=self.verdict_min_area,
+            tolerance_px=self.tolerance_px, TP=tp, FP=fp, FN=fn, TN=tn,
+            num_defective=tp + fn, num_ok=fp + tn,
+            precision=tp / (tp + fp) if tp + fp else nan,
+            recall=tp / (tp + fn) if tp + fn else nan,
+            false_alarm_rate=fp / (fp + tn) if fp + tn else nan,
+            accuracy=(tp + tn) / (tp + fp + fn + tn) if tp + fp + fn + tn else nan)
 
     def build_report(self, results: List[dict]) -> dict:
         """The full report (scores in percent) from the per-sample results."""
@@ -280,12 +316,16 @@ class DefectMetric(BaseMetric):
                                where=row_sums > 0)
         image_level = OrderedDict((k, _percent(v) if isinstance(v, float) else v)
                                   for k, v in self.image_level(results).items())
+        tiles = self.tile_level(results)
+        if tiles is not None:
+            tiles = OrderedDict((k, _percent(v) if isinstance(v, float) else v)
+                                for k, v in tiles.items())
         report = OrderedDict(
             mIoU=_percent(scores["mIoU"]), aAcc=_percent(scores["aAcc"]),
             mF1=_percent(scores["mF1"]), mDice=_percent(scores["mF1"]),
             mTolerantF1=round(float(np.mean(tolerant_f1)), 4) if tolerant_f1 else None,
             tolerance_px=self.tolerance_px, tolerances=list(self.tolerances),
-            per_class=per_class, image_level=image_level, classes=names,
+            per_class=per_class, image_level=image_level, tile_level=tiles, classes=names,
             num_images=len(results), ignore_index=self.ignore_index,
             units="percent", confusion_matrix=cm.astype(np.int64).tolist(),
             confusion_matrix_normalized=np.round(normalized, 4).tolist())
@@ -303,6 +343,10 @@ class DefectMetric(BaseMetric):
                 image=r["img_path"] or "", gt_verdict="defect" if truth else "OK",
                 pred_verdict="defect" if predicted else "OK",
                 verdict_correct=int(truth == predicted))
+            if self.tile_size:
+                tiles = r.get("tiles", np.zeros(4, dtype=np.int64))
+                row["ok_tiles"] = int(tiles[1] + tiles[3])
+                row["false_alarm_tiles"] = int(tiles[1])
             scores = scores_from_confusion(r["cm"], names)["per_class"]
             for c, name in enumerate(names):
                 row[f"IoU_{name}"] = _cell(100 * scores[name]["IoU"])
@@ -332,7 +376,8 @@ class DefectMetric(BaseMetric):
         img = report["image_level"]
         print_log("per-class results (percent):\n" + table.get_string() +
                   f"\nimage-level verdict (region >= {self.verdict_min_area} px): "
-                  f"TP={img['TP']} FP={img['FP']} FN={img['FN']} TN={img['TN']}", logger=logger)
+                  f"TP={img['TP']} FP={img['FP']} FN={img['FN']} TN={img['TN']}"
+                  + _tile_line(report.get("tile_level")), logger=logger)
         for path, write in ((self.report_file, self._write_json),
                             (self.markdown_file, self._write_markdown),
                             (self.per_image_csv, self._write_csv)):
@@ -352,6 +397,10 @@ class DefectMetric(BaseMetric):
         for key in ("precision", "recall"):
             value = img[key]
             flat[f"image_{key}"] = value if value is not None else float("nan")
+        tiles = report.get("tile_level")
+        if tiles:
+            for key in ("recall", "false_alarm_rate"):
+                flat[f"tile_{key}"] = tiles[key] if tiles[key] is not None else float("nan")
         return flat
 
     @staticmethod
@@ -368,6 +417,15 @@ class DefectMetric(BaseMetric):
         rows = self.per_image_rows(results)
         self.last_rows = rows
         write_csv(rows, path)
+
+
+def _tile_line(tiles: Optional[dict]) -> str:
+    if not tiles:
+        return ""
+    rate = tiles["false_alarm_rate"]
+    return (f"\ntile verdict ({tiles['tile_px']} px tiles): TP={tiles['TP']} FP={tiles['FP']} "
+            f"FN={tiles['FN']} TN={tiles['TN']}, false alarms on "
+            f"{'n/a' if rate is None else f'{rate:.2f}'} % of the OK tiles")
 
 
 def _number(value: float):
