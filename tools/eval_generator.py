@@ -2,6 +2,7 @@
 
     python tools/eval_generator.py --target ../shared/data/cfd            # full generator only
     python tools/eval_generator.py --target ../shared/data/cfd --ablate   # + each feature off
+    python tools/eval_generator.py --ablate no_rims,no_rims+no_jagged      # a subset, a combination
 
 For each variant of the generator (the full one, then — with ``--ablate`` — one realism feature
 family switched off at a time), the tool generates a source set with the same seed, trains the
@@ -58,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", default="0", help="training seeds, comma-separated")
     parser.add_argument("--ablate", nargs="?", const="all", default=None,
                         help="also run ablations: 'all' or comma-separated names of "
-                             f"{list(ABLATIONS)}")
+                             f"{list(ABLATIONS)}; 'a+b' switches several off together")
     parser.add_argument("--work-dir", default=osp.join(REPO, "work_dirs", "eval_generator"))
     parser.add_argument("--out-dir", help="where results go (default: the work dir)")
     parser.add_argument("--rerun", action="store_true")
@@ -77,10 +78,12 @@ def main(argv=None):
     if args.ablate:
         names = list(ABLATIONS) if args.ablate == "all" else \
             [n.strip() for n in args.ablate.split(",") if n.strip()]
-        unknown = [n for n in names if n not in ABLATIONS]
+        unknown = [p for n in names for p in n.split("+") if p not in ABLATIONS]
         if unknown:
-            raise SystemExit(f"unknown ablation(s) {unknown}; choose from {list(ABLATIONS)}")
-        variants.update((n, ABLATIONS[n]) for n in names)
+            raise SystemExit(f"unknown ablation(s) {unknown}; choose from {list(ABLATIONS)} "
+                             "(combine with '+')")
+        for name in names:  # a combination switches off the union of its families
+            variants[name] = [f for part in name.split("+") for f in ABLATIONS[part]]
     bench = dict(
         methods=OrderedDict((name, dict(config=args.config, generate=dict(disable=disable)))
                             for name, disable in variants.items()),

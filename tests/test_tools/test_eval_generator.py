@@ -19,6 +19,7 @@ import eval_generator  # noqa: E402
     (["--iters", "-1"], "must be positive"),
     (["--target", "/nonexistent/cfd"], "target dataset not found"),
     (["--ablate", "no_texture,no_such_feature"], "no_such_feature"),
+    (["--ablate", "no_rims+no_such_feature"], "no_such_feature"),
 ])
 def test_bad_arguments_fail_before_any_work(tmp_path, args, message):
     argv = ["--target", str(tmp_path), "--work-dir", str(tmp_path / "w"), *args]
@@ -37,13 +38,16 @@ def test_tiny_ablation_table(tmp_path):
     opts = cli_options(tiny_options(crop=64, iters=2, config=SOURCE_ONLY_CPU))
     eval_generator.main([
         "--target", str(target), "--num", "6", "--size", "64", "--iters", "2",
-        "--ablate", "no_distractors", "--work-dir", str(work), "--cfg-options", *opts,
+        "--ablate", "no_distractors,no_rims+no_jagged", "--work-dir", str(work),
+        "--cfg-options", *opts,
         "val_dataloader.dataset.split=val.txt", "test_dataloader.dataset.split=val.txt"])
     table = (work / "ablation.md").read_text()
     assert "| full |" in table and "| no_distractors | distractors |" in table
     with open(work / "ablation.json") as f:
         result = json.load(f)
-    assert result["variants"] == {"full": [], "no_distractors": ["distractors"]}
+    assert result["variants"] == {"full": [], "no_distractors": ["distractors"],
+                                  "no_rims+no_jagged": ["rims", "jagged"]}
+    assert "| no_rims+no_jagged | rims, jagged |" in table
     assert result["results"]["methods"]["no_distractors"]["IoU"][0] is not None
     # false alarms on defect-free tiles, from each run's test report
     assert "false-alarm tiles %" in table.splitlines()[0]
