@@ -86,19 +86,23 @@ def _run(cmd: List[str], env: dict, log_path: str) -> float:
 
 
 def generate_source(gen: dict, out_dir: str) -> str:
-    """Generate the source set once; reuse it when meta.json records the same arguments."""
+    """Generate the source set once; reuse it while the arguments and the generator version
+    are the same (a preset tuned in a later version regenerates the set)."""
+    from synthetic.version import __version__ as generator_version
+
     args = ["--type", str(gen.get("type", "crack")), "--num", str(gen["num"]),
             "--size", str(gen.get("size", 512)), "--seed", str(gen.get("seed", 0)),
             "--style", str(gen.get("style", "pavement")),
             "--workers", str(gen.get("workers", 2)), "--quiet"]
     if gen.get("disable"):
         args += ["--disable", ",".join(gen["disable"])]
+    record = dict(args=args, version=generator_version)
     stamp = osp.join(out_dir, ".generator_args.json")
     if osp.isfile(stamp):
         with open(stamp) as f:
-            if json.load(f) == args:
+            if json.load(f) == record:
                 return out_dir
-        shutil.rmtree(out_dir)  # our own cache with other arguments
+        shutil.rmtree(out_dir)  # our own cache, made with other arguments or generator
     os.makedirs(osp.dirname(out_dir) or ".", exist_ok=True)
     print(f"[benchmark] generating {osp.basename(out_dir)} -> {out_dir}", flush=True)
     cmd = [sys.executable, "-m", "synthetic", "generate", *args, "--out", out_dir]
@@ -106,7 +110,7 @@ def generate_source(gen: dict, out_dir: str) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"source generation failed: {' '.join(cmd)}")
     with open(stamp, "w") as f:
-        json.dump(args, f)
+        json.dump(record, f)
     return out_dir
 
 

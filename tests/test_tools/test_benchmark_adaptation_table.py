@@ -74,3 +74,22 @@ def test_val_curve_from_scalars(tmp_path):
     out = tmp_path / "curves.png"
     bench.plot_curves({"dacs": [{100: 10.0, 200: 20.0}], "empty": [{}]}, str(out), "IoU")
     assert out.stat().st_size > 1000
+
+
+def test_generated_source_is_reused_until_arguments_or_generator_change(tmp_path, monkeypatch):
+    out = str(tmp_path / "src")
+    gen = dict(type="crack", num=2, size=32, seed=0, style="lab", workers=1)
+    assert bench.generate_source(gen, out) == out
+    marker = tmp_path / "src" / "marker"
+    marker.write_text("kept while the cache is valid")
+    bench.generate_source(gen, out)                       # same arguments, same generator
+    assert marker.exists()
+    import synthetic.version
+    monkeypatch.setattr(synthetic.version, "__version__", "0.0.0-other")
+    bench.generate_source(gen, out)                       # a newer/older generator: regenerate
+    assert not marker.exists()
+    with open(osp.join(out, ".generator_args.json")) as f:
+        assert json.load(f)["version"] == "0.0.0-other"
+    marker.write_text("x")
+    bench.generate_source(dict(gen, seed=1), out)         # other arguments: regenerate
+    assert not marker.exists() and osp.isfile(osp.join(out, "train.txt"))
