@@ -93,3 +93,14 @@ def test_generated_source_is_reused_until_arguments_or_generator_change(tmp_path
     marker.write_text("x")
     bench.generate_source(dict(gen, seed=1), out)         # other arguments: regenerate
     assert not marker.exists() and osp.isfile(osp.join(out, "train.txt"))
+
+
+def test_interrupted_generation_is_redone(tmp_path):
+    """The stamp is written last: a folder without it is an interrupted generation of ours."""
+    out = tmp_path / "src"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "000000.png").write_bytes(b"half-written")
+    bench.generate_source(dict(type="crack", num=2, size=32, seed=0, style="lab", workers=1),
+                          str(out))
+    assert (out / ".generator_args.json").is_file() and (out / "train.txt").is_file()
+    assert (out / "images" / "000000.png").read_bytes() != b"half-written"
