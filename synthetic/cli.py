@@ -126,6 +126,8 @@ def _list() -> None:
     for name, style in STYLES.items():
         mark = " (default)" if name == DEFAULT_STYLE else ""
         print(f"  {name}{mark}\n      {style.description}")
+        if style.off:
+            print(f"      leaves off: {', '.join(sorted(style.off))}")
     print("\nfeatures (--disable):")
     for name, text in FEATURES.items():
         print(f"  {name:16s} {text}")

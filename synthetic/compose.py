@@ -166,7 +166,7 @@ def render_sample(
     """
     names = check_types(types)
     style_obj = get_style(check_style(style))
-    off = check_disable(disable)
+    off = check_disable(disable) | frozenset(style_obj.off)
     h, w = parse_size(size)
     rngs = stage_rngs(seed, index, style_obj.name)
 

@@ -74,6 +74,11 @@ def main(argv=None):
     args = parse_args(argv)
     if args.num <= 0 or args.iters <= 0:
         raise SystemExit("--num and --iters must be positive")
+    from synthetic import get_style
+    try:
+        style_off = get_style(args.style).off
+    except KeyError as err:
+        raise SystemExit(str(err.args[0])) from None
     variants = OrderedDict([("full", [])])
     if args.ablate:
         names = list(ABLATIONS) if args.ablate == "all" else \
@@ -83,7 +88,12 @@ def main(argv=None):
             raise SystemExit(f"unknown ablation(s) {unknown}; choose from {list(ABLATIONS)} "
                              "(combine with '+')")
         for name in names:  # a combination switches off the union of its families
-            variants[name] = [f for part in name.split("+") for f in ABLATIONS[part]]
+            families = [f for part in name.split("+") for f in ABLATIONS[part]]
+            if set(families) <= style_off:  # would train the full generator again
+                print(f"[eval_generator] {name}: {', '.join(families)} already off in style "
+                      f"{args.style!r}, skipped", flush=True)
+                continue
+            variants[name] = families
     bench = dict(
         methods=OrderedDict((name, dict(config=args.config, generate=dict(disable=disable)))
                             for name, disable in variants.items()),

@@ -64,7 +64,8 @@ def test_cli_generate_and_list(tmp_path, capsys):
     assert (tmp_path / "ok" / "meta.json").exists()
     assert main(["list"]) == 0
     text = capsys.readouterr().out
-    for word in ("crack", "spot", "scratch", "pavement", "metal_line", "perspective"):
+    for word in ("crack", "spot", "scratch", "pavement", "metal_line", "perspective",
+                 "leaves off: "):
         assert word in text
 
 

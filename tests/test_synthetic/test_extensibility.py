@@ -1,5 +1,7 @@
 """Defect registry, styles and feature switches."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -118,3 +120,19 @@ def test_removing_geometry_features_keeps_the_rest_of_the_crack(feature):
         assert not (part & ~full).any()
         strictly_smaller += int(part.sum() < full.sum())
     assert strictly_smaller >= 2
+
+
+def test_features_a_style_leaves_off():
+    """``Style.off`` acts exactly like ``disable``: same images, recorded in the params."""
+    style = synthetic.get_style("pavement")
+    assert style.off  # the CFD preset leaves the features its ablation rejected off
+    img, mask, params = synthetic.render_sample(5, 1, "crack", 96, "pavement")
+    img2, mask2, params2 = synthetic.render_sample(5, 1, "crack", 96, "pavement",
+                                                   sorted(style.off))
+    assert (img == img2).all() and (mask == mask2).all()
+    assert params["disabled"] == params2["disabled"] == sorted(style.off)
+    _, _, more = synthetic.render_sample(5, 1, "crack", 96, "pavement", "jpeg")
+    assert more["disabled"] == sorted(set(style.off) | {"jpeg"})
+    bad = dataclasses.replace(style, name="bad_off", off=frozenset({"no_such_feature"}))
+    with pytest.raises(KeyError, match="no_such_feature"):
+        bad.validate()

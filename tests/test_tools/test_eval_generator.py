@@ -20,6 +20,7 @@ import eval_generator  # noqa: E402
     (["--target", "/nonexistent/cfd"], "target dataset not found"),
     (["--ablate", "no_texture,no_such_feature"], "no_such_feature"),
     (["--ablate", "no_rims+no_such_feature"], "no_such_feature"),
+    (["--style", "no_such_style"], "unknown style 'no_such_style'"),
 ])
 def test_bad_arguments_fail_before_any_work(tmp_path, args, message):
     argv = ["--target", str(tmp_path), "--work-dir", str(tmp_path / "w"), *args]
@@ -38,17 +39,19 @@ def test_tiny_ablation_table(tmp_path):
     opts = cli_options(tiny_options(crop=64, iters=2, config=SOURCE_ONLY_CPU))
     eval_generator.main([
         "--target", str(target), "--num", "6", "--size", "64", "--iters", "2",
-        "--ablate", "no_distractors,no_rims+no_jagged", "--work-dir", str(work),
+        "--ablate", "no_distractors+no_occlusion,no_rims+no_jagged", "--work-dir", str(work),
         "--cfg-options", *opts,
         "val_dataloader.dataset.split=val.txt", "test_dataloader.dataset.split=val.txt"])
     table = (work / "ablation.md").read_text()
-    assert "| full |" in table and "| no_distractors | distractors |" in table
+    assert "| full |" in table
+    assert "| no_distractors+no_occlusion | distractors, occlusion |" in table
     with open(work / "ablation.json") as f:
         result = json.load(f)
-    assert result["variants"] == {"full": [], "no_distractors": ["distractors"],
-                                  "no_rims+no_jagged": ["rims", "jagged"]}
-    assert "| no_rims+no_jagged | rims, jagged |" in table
-    assert result["results"]["methods"]["no_distractors"]["IoU"][0] is not None
+    # rims and jagged are already off in the default style (pavement): nothing to ablate
+    assert result["variants"] == {"full": [],
+                                  "no_distractors+no_occlusion": ["distractors", "occlusion"]}
+    assert "no_rims+no_jagged" not in table
+    assert result["results"]["methods"]["no_distractors+no_occlusion"]["IoU"][0] is not None
     # false alarms on defect-free tiles, from each run's test report
     assert "false-alarm tiles %" in table.splitlines()[0]
     fa = result["results"]["methods"]["full"]["tile_false_alarm"][0]
@@ -57,6 +60,6 @@ def test_tiny_ablation_table(tmp_path):
         assert json.load(f)["tile_level"]["tile_px"] == 64
     # Each variant trains on its own generated set, which records what was switched off;
     # no shared source set is generated.
-    with open(work / "sources" / "no_distractors" / "meta.json") as f:
-        assert json.load(f)["args"]["disable"] == ["distractors"]
+    with open(work / "sources" / "no_distractors+no_occlusion" / "meta.json") as f:
+        assert json.load(f)["args"]["disable"] == ["distractors", "occlusion"]
     assert not osp.exists(work / "source_data")
