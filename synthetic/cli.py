@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--disable", default="", type=_wrap(check_disable),
                    help="realism features to switch off, comma-separated "
                         "(see `python -m synthetic list`)")
+    g.add_argument("--enable", default="", type=_wrap(lambda v: check_disable(v, "enable")),
+                   help="features the style leaves off to switch back on, comma-separated "
+                        "(e.g. --style pavement --enable branching,jagged,rims,spalls,dust,"
+                        "fading,empty_images: pavement as of generator 1.0.0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("list", help="list defect types, styles and switchable features")
@@ -169,9 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             val_fraction=args.val_fraction,
             image_format=args.image_format,
             disable=args.disable,
+            enable=args.enable,
             progress=not args.quiet,
         )
-    except (FileExistsError, NotADirectoryError) as exc:
+    except (FileExistsError, NotADirectoryError, ValueError) as exc:
         parser.error(str(exc))
     except KeyboardInterrupt:
         print(f"\ninterrupted; partial image/mask pairs removed from {args.out}",

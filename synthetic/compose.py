@@ -20,7 +20,7 @@ from .distractors import draw_distractors
 from .imaging import apply_camera, apply_perspective, apply_scene, merge_options, sample_imaging
 from .occlusion import draw_occluders
 from .sampling import chance, integer, log_uniform, rounded, weighted_choice
-from .styles import DEFAULT_STYLE, FEATURES, STYLES, get_style
+from .styles import DEFAULT_STYLE, FEATURES, STYLES, Style, get_style
 from .surfaces import render_surface
 
 if TYPE_CHECKING:
@@ -99,8 +99,22 @@ def check_style(style: str) -> str:
     return style
 
 
-def check_disable(disable: str | Iterable[str] | None) -> frozenset[str]:
-    """Validate realism feature names to switch off.
+def resolve_features(style: Style, disable: str | Iterable[str] | None = (),
+                     enable: str | Iterable[str] | None = ()) -> frozenset[str]:
+    """The features switched off for ``style``: its ``off`` plus ``disable``, minus ``enable``.
+
+    Raises:
+        ValueError: On an unknown name, or a feature both disabled and enabled.
+    """
+    off, on = check_disable(disable), check_disable(enable, "enable")
+    both = sorted(off & on)
+    if both:
+        raise ValueError(f"feature(s) {both} both disabled and enabled")
+    return (off | frozenset(style.off)) - on
+
+
+def check_disable(disable: str | Iterable[str] | None, verb: str = "disable") -> frozenset[str]:
+    """Validate realism feature names to switch off (or, with ``verb="enable"``, back on).
 
     Raises:
         ValueError: On an unknown name (the message lists the known ones).
@@ -112,7 +126,7 @@ def check_disable(disable: str | Iterable[str] | None) -> frozenset[str]:
     names = frozenset(disable)
     for d in sorted(names):
         if d not in FEATURES:
-            raise ValueError(f"unknown feature {d!r} to disable; available: {', '.join(FEATURES)}")
+            raise ValueError(f"unknown feature {d!r} to {verb}; available: {', '.join(FEATURES)}")
     return names
 
 
@@ -140,6 +154,7 @@ def render_sample(
     size: SizeLike = 512,
     style: str = DEFAULT_STYLE,
     disable: str | Iterable[str] | None = (),
+    enable: str | Iterable[str] | None = (),
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Render one labelled image; deterministic in all its arguments.
 
@@ -153,6 +168,8 @@ def render_sample(
         style: Style preset name. Default ``"pavement"`` (CFD-like).
         disable: Realism features to switch off (see ``synthetic.FEATURES``), as a
             sequence or comma-separated string. Default none.
+        enable: Features the style leaves off (``Style.off``) to switch back on, e.g.
+            ``pavement`` as of generator 1.0.0. Default none.
 
     Returns:
         ``(image, mask, params)``: ``image`` is uint8 (H, W, 3) in **BGR** order
@@ -166,7 +183,7 @@ def render_sample(
     """
     names = check_types(types)
     style_obj = get_style(check_style(style))
-    off = check_disable(disable) | frozenset(style_obj.off)
+    off = resolve_features(style_obj, disable, enable)
     h, w = parse_size(size)
     rngs = stage_rngs(seed, index, style_obj.name)
 

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from .compose import check_disable, check_style, check_types, parse_size, render_sample
+from .compose import (
+    check_disable,
+    check_style,
+    check_types,
+    parse_size,
+    render_sample,
+    resolve_features,
+)
 from .preview import contact_sheet, write_image
 from .styles import DEFAULT_STYLE, get_style
 from .version import __version__
@@ -55,10 +62,11 @@ def _encode(image: np.ndarray, mask: np.ndarray, fmt: str) -> tuple[bytes, bytes
     return img_buf.tobytes(), mask_buf.tobytes()
 
 
-def _job(args: tuple[int, int, tuple[str, ...], tuple[int, int], str, tuple[str, ...], str]
-         ) -> tuple[int, bytes, bytes, dict[str, Any]]:
-    seed, index, types, hw, style, disable, fmt = args
-    image, mask, params = render_sample(seed, index, types, (hw[1], hw[0]), style, disable)
+def _job(args: tuple[int, int, tuple[str, ...], tuple[int, int], str, tuple[str, ...],
+                     tuple[str, ...], str]) -> tuple[int, bytes, bytes, dict[str, Any]]:
+    seed, index, types, hw, style, disable, enable, fmt = args
+    image, mask, params = render_sample(seed, index, types, (hw[1], hw[0]), style, disable,
+                                        enable)
     img_b, mask_b = _encode(image, mask, fmt)
     return index, img_b, mask_b, params
 
@@ -255,6 +263,7 @@ def generate_dataset(
     val_fraction: float = 0.1,
     image_format: str = "png",
     disable: str | Iterable[str] | None = (),
+    enable: str | Iterable[str] | None = (),
     progress: bool = True,
 ) -> dict[str, Any]:
     """Generate a labelled dataset folder.
@@ -283,6 +292,8 @@ def generate_dataset(
             images; masks are always PNG.
         disable: Realism features to switch off (``synthetic.FEATURES``), recorded in
             ``meta.json``. Default none.
+        enable: Features the style leaves off (``Style.off``) to switch back on,
+            recorded in ``meta.json``. Default none.
         progress: Show a tqdm progress bar with ETA on stderr. Default True.
 
     Returns:
@@ -298,6 +309,8 @@ def generate_dataset(
     names_t = check_types(types)
     check_style(style)
     off = check_disable(disable)
+    on = check_disable(enable, "enable")
+    resolve_features(get_style(check_style(style)), off, on)  # conflicts fail here
     h, w = parse_size(size)
     num = _check_int("num", num, 1)
     seed = _check_int("seed", seed, 0)
@@ -315,7 +328,8 @@ def generate_dataset(
 
     digits = max(6, len(str(num - 1)))
     names = [str(i).zfill(digits) for i in range(num)]
-    jobs = [(seed, i, names_t, (h, w), style, tuple(sorted(off)), fmt) for i in range(num)]
+    jobs = [(seed, i, names_t, (h, w), style, tuple(sorted(off)), tuple(sorted(on)), fmt)
+            for i in range(num)]
     per_image: dict[str, Any] = {}
     bar = None
     if progress:
@@ -356,6 +370,7 @@ def generate_dataset(
             "val_fraction": float(val_fraction),
             "format": fmt,
             "disable": sorted(off),
+            "enable": sorted(on),
         },
         "classes": ["background"] + list(names_t),
         "ignore_index": None,

@@ -96,6 +96,8 @@ def generate_source(gen: dict, out_dir: str) -> str:
             "--workers", str(gen.get("workers", 2)), "--quiet"]
     if gen.get("disable"):
         args += ["--disable", ",".join(gen["disable"])]
+    if gen.get("enable"):
+        args += ["--enable", ",".join(gen["enable"])]
     record = dict(args=args, version=generator_version)
     stamp = osp.join(out_dir, ".generator_args.json")
     if osp.isfile(stamp):

@@ -55,6 +55,10 @@ def parse_args(argv=None):
     parser.add_argument("--size", default="320", help="generated image size, S or WxH")
     parser.add_argument("--style", default="pavement", help="generator style")
     parser.add_argument("--gen-seed", type=int, default=0, help="generator seed")
+    parser.add_argument("--enable", default="",
+                        help="features the style leaves off to switch back on for every "
+                             "variant, comma-separated (e.g. pavement as of generator 1.0.0: "
+                             "branching,jagged,rims,spalls,dust,fading,empty_images)")
     parser.add_argument("--iters", type=int, default=400, help="training iterations per run")
     parser.add_argument("--seeds", default="0", help="training seeds, comma-separated")
     parser.add_argument("--ablate", nargs="?", const="all", default=None,
@@ -75,10 +79,14 @@ def main(argv=None):
     if args.num <= 0 or args.iters <= 0:
         raise SystemExit("--num and --iters must be positive")
     from synthetic import get_style
+    from synthetic.compose import check_disable
     try:
-        style_off = get_style(args.style).off
+        enable = sorted(check_disable(args.enable, "enable"))
+        style_off = get_style(args.style).off - set(enable)
     except KeyError as err:
         raise SystemExit(str(err.args[0])) from None
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     variants = OrderedDict([("full", [])])
     if args.ablate:
         names = list(ABLATIONS) if args.ablate == "all" else \
@@ -101,7 +109,7 @@ def main(argv=None):
         budget=dict(max_iters=args.iters, val_interval=max(1, args.iters // 4)),
         target=dict(root=args.target),
         source=dict(generate=dict(type="crack", num=args.num, size=args.size,
-                                  style=args.style, seed=args.gen_seed)),
+                                  style=args.style, seed=args.gen_seed, enable=enable)),
         delete_checkpoints=True,
     )
     payload = run_benchmark(bench, "eval_generator", args.work_dir, args.out_dir,

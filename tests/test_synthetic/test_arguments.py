@@ -24,6 +24,8 @@ BASE = ["generate", "--num", "2", "--size", "32"]
         (["--workers", "0"], ["workers", "0"]),
         (["--seed", "-1"], ["seed", "-1"]),
         (["--disable", "textures"], ["textures", "texture"]),
+        (["--enable", "rimz"], ["rimz", "enable", "rims"]),
+        (["--disable", "rims", "--enable", "rims"], ["both disabled and enabled"]),
         (["--val-fraction", "1.5"], ["1.5"]),
     ],
 )

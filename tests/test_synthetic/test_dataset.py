@@ -35,7 +35,7 @@ def test_layout_and_meta(tmp_path):
     assert on_disk["classes"] == ["background", "crack"]
     assert on_disk["args"] == {"types": ["crack"], "num": 7, "size": [80, 48], "seed": 3,
                                "style": "pavement", "val_fraction": 0.3, "format": "png",
-                               "disable": []}
+                               "disable": [], "enable": []}
     assert sorted(on_disk["images"]) == names
     first = on_disk["images"]["000000"]
     assert {"material", "defects", "distractors", "imaging", "zoom"} <= set(first)

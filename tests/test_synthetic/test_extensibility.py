@@ -133,6 +133,15 @@ def test_features_a_style_leaves_off():
     assert params["disabled"] == params2["disabled"] == sorted(style.off)
     _, _, more = synthetic.render_sample(5, 1, "crack", 96, "pavement", "jpeg")
     assert more["disabled"] == sorted(set(style.off) | {"jpeg"})
+    # switched back on: the style as it was before it left them off (pavement 1.0.0)
+    _, _, back = synthetic.render_sample(5, 1, "crack", 96, "pavement", (), sorted(style.off))
+    assert back["disabled"] == []
+    _, _, some = synthetic.render_sample(5, 1, "crack", 96, "pavement", "jpeg", "rims")
+    assert some["disabled"] == sorted((set(style.off) - {"rims"}) | {"jpeg"})
+    with pytest.raises(ValueError, match="both disabled and enabled"):
+        synthetic.render_sample(5, 1, "crack", 96, "pavement", "rims", "rims")
+    with pytest.raises(ValueError, match="unknown feature 'nope' to enable"):
+        synthetic.render_sample(5, 1, "crack", 96, "pavement", (), "nope")
     bad = dataclasses.replace(style, name="bad_off", off=frozenset({"no_such_feature"}))
     with pytest.raises(KeyError, match="no_such_feature"):
         bad.validate()

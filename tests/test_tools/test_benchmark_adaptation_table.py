@@ -93,6 +93,9 @@ def test_generated_source_is_reused_until_arguments_or_generator_change(tmp_path
     marker.write_text("x")
     bench.generate_source(dict(gen, seed=1), out)         # other arguments: regenerate
     assert not marker.exists() and osp.isfile(osp.join(out, "train.txt"))
+    bench.generate_source(dict(gen, seed=1, style="pavement", enable=["rims"]), out)
+    with open(osp.join(out, "meta.json")) as f:
+        assert json.load(f)["args"]["enable"] == ["rims"]
 
 
 def test_interrupted_generation_is_redone(tmp_path):

@@ -21,6 +21,7 @@ import eval_generator  # noqa: E402
     (["--ablate", "no_texture,no_such_feature"], "no_such_feature"),
     (["--ablate", "no_rims+no_such_feature"], "no_such_feature"),
     (["--style", "no_such_style"], "unknown style 'no_such_style'"),
+    (["--enable", "rimz"], "unknown feature 'rimz' to enable"),
 ])
 def test_bad_arguments_fail_before_any_work(tmp_path, args, message):
     argv = ["--target", str(tmp_path), "--work-dir", str(tmp_path / "w"), *args]
