@@ -100,10 +100,7 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
         out.append(
             f"## Image-level verdict\n\nAn image is called *defect* when a predicted region of "
             f"a defect class has at least {img['min_area_px']} pixels, and is truly defective "
-            "when its mask has a defect pixel.\n\n" + markdown_table(
-                ["", "predicted defect", "predicted OK"],
-                [["truly defective", img["TP"], img["FN"]],
-                 ["truly OK", img["FP"], img["TN"]]])
+            "when its mask has a defect pixel.\n\n" + _verdict_table(img)
             + f"\nprecision {_fmt(img.get('precision'))} %, recall {_fmt(img.get('recall'))} %, "
               f"accuracy {_fmt(img.get('accuracy'))} %\n"
             + ("\nNo defect-free image in the set: false alarms are "
@@ -117,13 +114,18 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
             f"within {tiles['tolerance_px']} px of a true one; a defect-free tile is a *false "
             f"alarm* when a predicted region of at least {tiles['min_area_px']} pixels lies "
             f"farther than {tiles['tolerance_px']} px from every true defect pixel.\n\n"
-            + markdown_table(["", "predicted defect", "predicted OK"],
-                             [["truly defective", tiles["TP"], tiles["FN"]],
-                              ["truly OK", tiles["FP"], tiles["TN"]]])
+            + _verdict_table(tiles)
             + f"\nfalse alarms on {_fmt(tiles.get('false_alarm_rate'))} % of the defect-free "
               f"tiles; recall {_fmt(tiles.get('recall'))} %, precision "
               f"{_fmt(tiles.get('precision'))} %\n")
     return "\n".join(out)
+
+
+def _verdict_table(level: dict) -> str:
+    """The 2 x 2 table of OK / defect verdicts (image_level or tile_level) against the truth."""
+    return markdown_table(["", "predicted defect", "predicted OK"],
+                          [["truly defective", level["TP"], level["FN"]],
+                           ["truly OK", level["FP"], level["TN"]]])
 
 
 def write_csv(rows: Sequence[dict], path: str) -> None:

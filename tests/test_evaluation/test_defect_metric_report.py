@@ -228,6 +228,10 @@ def test_tile_level_in_report_csv_and_markdown(tmp_path):
     md = (tmp_path / "r.md").read_text()
     assert "## Tile-level verdict" in md and "| truly OK | 1 | 7 |" in md
     assert "No defect-free image in the set: false alarms are measured on tiles" in md
+    # settings are reported as given, only the scores are percentages
+    half = _metric(tile_size=32, tolerance_px=2.5)
+    half.process({}, [_sample(pred, gt, "a.png")])
+    assert half.build_report(half.results)["tile_level"]["tolerance_px"] == 2.5
     # switched off: no tile verdicts anywhere
     off = _metric(tile_size=None)
     off.process({}, [_sample(pred, gt, "a.png")])

@@ -45,6 +45,8 @@ from prettytable import PrettyTable
 
 from ..functional import (
     DEFAULT_MIN_AREA,
+    TILE_FP,
+    TILE_TN,
     largest_region_area,
     tile_verdict_counts,
     tolerant_match_counts,
@@ -121,6 +123,27 @@ def _percent(value):
     if isinstance(value, float):
         return None if math.isnan(value) else round(100.0 * value, 4)
     return value
+
+
+# The fractions of a verdict summary (image_level, tile_level); reported in percent.
+_VERDICT_FRACTIONS = ("precision", "recall", "false_alarm_rate", "accuracy")
+
+
+def _verdict_scores(tp: int, fp: int, fn: int, tn: int) -> OrderedDict:
+    """Counts and scores (fractions, nan when undefined) of OK / defect verdicts."""
+    nan = float("nan")
+    total = tp + fp + fn + tn
+    return OrderedDict(
+        TP=tp, FP=fp, FN=fn, TN=tn, num_defective=tp + fn, num_ok=fp + tn,
+        precision=tp / (tp + fp) if tp + fp else nan,
+        recall=tp / (tp + fn) if tp + fn else nan,
+        accuracy=(tp + tn) / total if total else nan)
+
+
+def _verdict_percent(level: dict) -> OrderedDict:
+    """A verdict summary with its fractions in percent (settings and counts unchanged)."""
+    return OrderedDict((k, _percent(v) if k in _VERDICT_FRACTIONS else v)
+                       for k, v in level.items())
 
 
 def _cell(value, digits: int = 2):
@@ -267,29 +290,19 @@ class DefectMetric(BaseMetric):
             fn += truth and not predicted
             fp += predicted and not truth
             tn += not truth and not predicted
-        nan = float("nan")
-        return OrderedDict(
-            min_area_px=self.verdict_min_area, TP=tp, FP=fp, FN=fn, TN=tn,
-            num_defective=tp + fn, num_ok=fp + tn,
-            precision=tp / (tp + fp) if tp + fp else nan,
-            recall=tp / (tp + fn) if tp + fn else nan,
-            accuracy=(tp + tn) / len(results) if results else nan)
+        return OrderedDict(min_area_px=self.verdict_min_area,
+                           **_verdict_scores(tp, fp, fn, tn))
 
     def tile_level(self, results: List[dict]) -> Optional[dict]:
         """Counts and scores (fractions) of the tile verdicts; None without ``tile_size``."""
         if not self.tile_size:
             return None
-        tp, fp, fn, tn = (int(v) for v in np.sum(
-            [r.get("tiles", np.zeros(4, dtype=np.int64)) for r in results], axis=0))
-        nan = float("nan")
+        tp, fp, fn, tn = (int(v) for v in sum((r["tiles"] for r in results),
+                                               np.zeros(4, dtype=np.int64)))
         return OrderedDict(
             tile_px=self.tile_size, min_area_px=self.verdict_min_area,
-            tolerance_px=self.tolerance_px, TP=tp, FP=fp, FN=fn, TN=tn,
-            num_defective=tp + fn, num_ok=fp + tn,
-            precision=tp / (tp + fp) if tp + fp else nan,
-            recall=tp / (tp + fn) if tp + fn else nan,
-            false_alarm_rate=fp / (fp + tn) if fp + tn else nan,
-            accuracy=(tp + tn) / (tp + fp + fn + tn) if tp + fp + fn + tn else nan)
+            tolerance_px=self.tolerance_px, **_verdict_scores(tp, fp, fn, tn),
+            false_alarm_rate=fp / (fp + tn) if fp + tn else float("nan"))
 
     def build_report(self, results: List[dict]) -> dict:
         """The full report (scores in percent) from the per-sample results."""
@@ -314,12 +327,10 @@ class DefectMetric(BaseMetric):
         row_sums = cm.sum(axis=1, keepdims=True)
         normalized = np.divide(100.0 * cm, row_sums, out=np.zeros(cm.shape, dtype=np.float64),
                                where=row_sums > 0)
-        image_level = OrderedDict((k, _percent(v) if isinstance(v, float) else v)
-                                  for k, v in self.image_level(results).items())
+        image_level = _verdict_percent(self.image_level(results))
         tiles = self.tile_level(results)
-        if tiles is not None:
-            tiles = OrderedDict((k, _percent(v) if isinstance(v, float) else v)
-                                for k, v in tiles.items())
+        if tiles is not None:  # (tolerance_px may be a float: not a fraction)
+            tiles = _verdict_percent(tiles)
         report = OrderedDict(
             mIoU=_percent(scores["mIoU"]), aAcc=_percent(scores["aAcc"]),
             mF1=_percent(scores["mF1"]), mDice=_percent(scores["mF1"]),
@@ -344,9 +355,9 @@ class DefectMetric(BaseMetric):
                 pred_verdict="defect" if predicted else "OK",
                 verdict_correct=int(truth == predicted))
             if self.tile_size:
-                tiles = r.get("tiles", np.zeros(4, dtype=np.int64))
-                row["ok_tiles"] = int(tiles[1] + tiles[3])
-                row["false_alarm_tiles"] = int(tiles[1])
+                tiles = r["tiles"]
+                row["ok_tiles"] = int(tiles[TILE_FP] + tiles[TILE_TN])
+                row["false_alarm_tiles"] = int(tiles[TILE_FP])
             scores = scores_from_confusion(r["cm"], names)["per_class"]
             for c, name in enumerate(names):
                 row[f"IoU_{name}"] = _cell(100 * scores[name]["IoU"])
