@@ -307,10 +307,10 @@ def generate_dataset(
         KeyboardInterrupt: Re-raised after cleaning partial pairs if interrupted.
     """
     names_t = check_types(types)
-    check_style(style)
+    style_obj = get_style(check_style(style))
     off = check_disable(disable)
     on = check_disable(enable, "enable")
-    resolve_features(get_style(check_style(style)), off, on)  # conflicts fail here
+    resolve_features(style_obj, off, on)  # a feature both disabled and enabled fails here
     h, w = parse_size(size)
     num = _check_int("num", num, 1)
     seed = _check_int("seed", seed, 0)

@@ -104,10 +104,11 @@ def generate_source(gen: dict, out_dir: str) -> str:
         with open(stamp) as f:
             if json.load(f) == record:
                 return out_dir
-        shutil.rmtree(out_dir)  # our own cache, made with other arguments or generator
-    elif osp.isdir(out_dir):  # ours, but the stamp is written last: an interrupted generation
-        print(f"[benchmark] {out_dir} is incomplete (interrupted?): generating it again",
-              flush=True)
+        why = "made with other arguments or another generator version"
+    else:  # the stamp is written last
+        why = "incomplete (interrupted?)"
+    if osp.isdir(out_dir):  # our own cache (the runner names these folders)
+        print(f"[benchmark] {out_dir} is {why}: generating it again", flush=True)
         shutil.rmtree(out_dir)
     os.makedirs(osp.dirname(out_dir) or ".", exist_ok=True)
     print(f"[benchmark] generating {osp.basename(out_dir)} -> {out_dir}", flush=True)
