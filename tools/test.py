@@ -28,7 +28,13 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.utils import default_work_dir, load_config, set_local_rank, setup_cpu_distributed  # noqa: E402
+from mmseg_uda.utils import (  # noqa: E402
+    default_work_dir,
+    finish_distributed,
+    load_config,
+    set_local_rank,
+    setup_cpu_distributed,
+)
 
 
 def parse_args(argv=None):
@@ -154,6 +160,7 @@ def main(argv=None):
         summary = ", ".join(f"{k}: {v:.2f}" for k, v in metrics.items()
                             if isinstance(v, float) and "." not in k)
         print(f"[tools/test.py] {summary}" + (f" -> {args.out}" if args.out else ""))
+    finish_distributed()
 
 
 if __name__ == "__main__":

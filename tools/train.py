@@ -24,6 +24,7 @@ from mmseg_uda.utils import (  # noqa: E402
     check_schedule,
     default_work_dir,
     enable_amp,
+    finish_distributed,
     load_config,
     set_local_rank,
     setup_cpu_distributed,
@@ -91,6 +92,7 @@ def main(argv=None):
 
     runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == "__main__":

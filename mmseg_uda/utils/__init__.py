@@ -7,6 +7,7 @@ from .config import (
                      check_top_level_keys,
                      default_work_dir,
                      enable_amp,
+                     finish_distributed,
                      load_config,
                      set_local_rank,
                      setup_cpu_distributed,
@@ -14,5 +15,6 @@ from .config import (
 
 __all__ = [
     "ConfigKeyError", "check_cfg_options", "check_schedule", "check_top_level_keys",
-    "default_work_dir", "enable_amp", "load_config", "set_local_rank", "setup_cpu_distributed",
+    "default_work_dir", "enable_amp", "finish_distributed", "load_config", "set_local_rank",
+    "setup_cpu_distributed",
 ]

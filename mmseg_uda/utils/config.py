@@ -173,6 +173,22 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def finish_distributed() -> None:
+    """Destroy the default process group after a run that ended normally.
+
+    Without it, gloo's worker threads may still hold work objects when the interpreter is torn
+    down; rank 0 then occasionally dies with "terminate called without an active exception"
+    (SIGABRT) *after* training finished, and torchrun reports the whole run as failed. Called only
+    on success: after an exception the other ranks may be inside a collective, and destroying the
+    group there could hang instead of letting torchrun stop them.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def set_local_rank(local_rank: int) -> None:
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(local_rank)

@@ -37,3 +37,21 @@ def test_dist_train_two_processes(tmp_path, crack_dataset):
     assert ckpt["meta"]["iter"] == 4
     # DDP wraps the model; the checkpoint must hold plain module keys (resumable on 1 process)
     assert all(not k.startswith("module.") for k in ckpt["state_dict"])
+
+
+def test_finish_distributed_destroys_the_process_group(tmp_path):
+    """Ranks leave no gloo group behind for interpreter shutdown (the cause of a SIGABRT on
+    rank 0 after a finished run); outside torchrun it does nothing."""
+    script = (
+        "import torch.distributed as dist\n"
+        "from mmseg_uda.utils import finish_distributed\n"
+        "finish_distributed()\n"
+        f"dist.init_process_group('gloo', init_method='file://{tmp_path / 'store'}', "
+        "rank=0, world_size=1)\n"
+        "assert dist.is_initialized()\n"
+        "finish_distributed()\n"
+        "assert not dist.is_initialized()\n"
+        "print('destroyed')\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "destroyed" in proc.stdout, proc.stderr[-2000:]
