@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -161,6 +161,31 @@ def defect_scores(report: dict, defect: str) -> Dict[str, Optional[float]]:
                        mIoU=report["mIoU"], tile_false_alarm=tiles.get("false_alarm_rate"))
 
 
+def tile_settings(report: dict) -> Optional[Tuple[int, int, float]]:
+    """(tile side, minimum region area, tolerance) in pixels of a report's tile verdicts."""
+    tiles = report.get("tile_level")
+    if not tiles or "tile_px" not in tiles:
+        return None
+    return (int(tiles["tile_px"]), int(tiles.get("min_area_px", 0)),
+            float(tiles.get("tolerance_px", 0)))
+
+
+def false_alarm_note(settings: Sequence[Optional[Tuple[int, int, float]]]) -> str:
+    """The table's footnote on the false-alarm column, with the settings the runs used."""
+    used = sorted({s for s in settings if s is not None})
+    if not used:
+        return ""
+    if len(used) > 1:
+        listed = "; ".join(f"{t} px tiles, {a} px regions, {tol:g} px tolerance"
+                           for t, a, tol in used)
+        return ("false-alarm tiles: the runs were scored with different tile settings "
+                f"({listed}), so this column does not compare across them")
+    tile, area, tol = used[0]
+    return (f"false-alarm tiles: share of the defect-free {tile}-pixel tiles of the test images "
+            f"where the model draws a defect region of at least {area} pixels farther than "
+            f"{tol:g} px from every true defect (DefectMetric `tile_level`)")
+
+
 def mean_std(values: List[Optional[float]]):
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
@@ -202,7 +227,9 @@ def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
     return table
 
 
-def markdown_table(table: Dict[str, dict], defect: str) -> str:
+def markdown_table(table: Dict[str, dict], defect: str,
+                   settings: Sequence[Optional[Tuple[int, int, float]]] = ()) -> str:
+    """The Markdown table; ``settings``: each run's :func:`tile_settings` (the footnote)."""
     def cell(pair, digits=1):
         mean, std = pair
         if mean is None:
@@ -217,10 +244,8 @@ def markdown_table(table: Dict[str, dict], defect: str) -> str:
                      f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | "
                      f"{cell(row.get('tile_false_alarm', (None, None)))} | {gap} | "
                      f"{row['runs']} | {cell(row['minutes'])} |")
-    return "\n".join(lines) + (
-        "\n\nfalse-alarm tiles: share of the defect-free 64-pixel tiles of the test images "
-        "where the model draws a defect region of at least 16 pixels away from every true "
-        "defect (DefectMetric `tile_level` with its default tile size and area)")
+    note = false_alarm_note(settings)
+    return "\n".join(lines) + (f"\n\n{note}" if note else "")
 
 
 def plot_curves(curves: Dict[str, List[Dict[int, float]]], path: str, ylabel: str) -> None:
@@ -322,6 +347,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
     if source_root:
         env["SOURCE_ROOT"] = source_root
     results: Dict[str, List[dict]] = OrderedDict((m, []) for m in specs)
+    settings: List[Optional[Tuple[int, int, float]]] = []  # each run's tile verdict settings
     curves: Dict[str, List[Dict[int, float]]] = OrderedDict((m, []) for m in specs)
     total = len(specs) * len(seeds)
     done = trained = 0
@@ -397,6 +423,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 record = json.load(f)
             results[method].append(dict(seed=seed, seconds=record["seconds"],
                                         scores=defect_scores(report, defect)))
+            settings.append(tile_settings(report))
             curves[method].append(val_curve(run_dir, f"IoU.{defect}"))
 
     if only_finished:
@@ -405,7 +432,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
         if not results:
             raise SystemExit(f"no finished run under {work_dir}")
     table = summarize(results)
-    md = markdown_table(table, defect)
+    md = markdown_table(table, defect, settings)
     payload = OrderedDict(
         benchmark=name, target=target_root, source=source_root, budget=budget, seeds=seeds,
         defect_class=defect, units="percent (scores), minutes (time)", methods=table,

@@ -107,3 +107,15 @@ def test_interrupted_generation_is_redone(tmp_path):
                           str(out))
     assert (out / ".generator_args.json").is_file() and (out / "train.txt").is_file()
     assert (out / "images" / "000000.png").read_bytes() != b"half-written"
+
+
+def test_false_alarm_footnote_names_the_settings_the_reports_used():
+    report = {"tile_level": {"tile_px": 32, "min_area_px": 9, "tolerance_px": 2.5}}
+    assert bench.tile_settings(report) == (32, 9, 2.5)
+    assert bench.tile_settings({}) is None  # a report written before tile verdicts
+    table = bench.summarize({"source_only": [run(0, 10.0)]})
+    md = bench.markdown_table(table, "crack", [(32, 9, 2.5), (32, 9, 2.5)])
+    assert "defect-free 32-pixel tiles" in md and "at least 9 pixels farther than 2.5 px" in md
+    mixed = bench.markdown_table(table, "crack", [(32, 9, 2.5), (64, 16, 2.0), None])
+    assert "different tile settings" in mixed and "64 px tiles, 16 px regions, 2 px" in mixed
+    assert "false-alarm tiles:" not in bench.markdown_table(table, "crack", [None])
