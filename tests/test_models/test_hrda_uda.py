@@ -58,8 +58,12 @@ def test_cpu_and_magnetic_tile_configs_build(monkeypatch):
     assert student.num_classes == 6 and student.decode_head.attention_decoder.out_channels == 6
 
 
-def tiny_hrda_options(crop=64, iters=3, extra=None):
-    """Shrink an HRDA UDA config: tiny MiT from scratch, 64 crops, a few iterations."""
+def tiny_hrda_options(crop=64, iters=3, extra=None, daformer=False):
+    """Shrink an HRDA UDA config: tiny MiT from scratch, 64 crops, a few iterations.
+
+    ``daformer``: the config's decoders are DAFormer heads (the GPU configs) rather than the
+    SegFormer MLP heads of hrda_cracks_cpu.py (which have no ``embed_dims``).
+    """
     opts = {
         "model.segmentor.backbone.embed_dims": 8,
         "model.segmentor.backbone.num_layers": [1, 1, 1, 1],
@@ -81,7 +85,8 @@ def tiny_hrda_options(crop=64, iters=3, extra=None):
     }
     for head in ("decoder", "attention_decoder"):
         opts[f"model.segmentor.decode_head.{head}.in_channels"] = [8, 16, 40, 64]
-        opts[f"model.segmentor.decode_head.{head}.embed_dims"] = 16
+        if daformer:
+            opts[f"model.segmentor.decode_head.{head}.embed_dims"] = 16
         opts[f"model.segmentor.decode_head.{head}.channels"] = 16
     name = f"hrda_uda_{uuid.uuid4().hex[:8]}"  # logger/visualizer are per-name singletons
     opts.update({"experiment_name": name, "visualizer.name": name})
@@ -119,7 +124,7 @@ def test_hrda_magnetic_tile_trains_six_classes(tmp_path, monkeypatch):
     monkeypatch.setenv("MT_TARGET_ROOT", data["target"])
     monkeypatch.setenv("MT_ROOT", data["target"])
     work = str(tmp_path / "work")
-    opts = tiny_hrda_options(iters=2, extra={"train_dataloader.batch_size": 2})
+    opts = tiny_hrda_options(iters=2, extra={"train_dataloader.batch_size": 2}, daformer=True)
     train_tool.main([MAGNETIC, "--work-dir", work, "--cfg-options", *cli_options(opts)])
     log = Path(glob.glob(osp.join(work, "*", "*.log"))[0]).read_text()
     assert "mix.detail.loss_ce" in log and "IoU.Uneven" in log

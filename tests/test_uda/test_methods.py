@@ -20,10 +20,8 @@ HRDA_CPU = f"{REPO}/configs/hrda_cracks_cpu.py"
 HRDA_SIZE = 64  # the tiny HRDA needs a 32 px context (0.5 x 64) and 32 px detail crops
 TINY_HRDA = {
     "model.segmentor.decode_head.decoder.in_channels": [8, 16, 40, 64],
-    "model.segmentor.decode_head.decoder.embed_dims": 16,
     "model.segmentor.decode_head.decoder.channels": 16,
     "model.segmentor.decode_head.attention_decoder.in_channels": [8, 16, 40, 64],
-    "model.segmentor.decode_head.attention_decoder.embed_dims": 16,
     "model.segmentor.decode_head.attention_decoder.channels": 16,
     "model.segmentor.detail_crop_size": (32, 32),
     "model.segmentor.detail_stride": (16, 16),
