@@ -8,6 +8,12 @@ Examples::
         --size 640x480 --seed 1 --out data/synth_metal
     python -m synthetic generate --type crack --style lab --disable distractors,noise \\
         --num 100 --size 256 --seed 0 --out /tmp/ablation
+    # a style fitted to the user's unlabeled photos, then defects rendered into those photos
+    python -m synthetic fit-style --target data/my_photos --split train.txt --out style.json
+    python -m synthetic generate --style style.json --num 600 --size 480x320 \
+        --out data/synth_fitted
+    python -m synthetic generate --style style.json --backgrounds data/my_photos \
+        --backgrounds-split train.txt --num 600 --size 480x320 --out data/synth_in_photos
     python -m synthetic list
     python -m synthetic sheet --out docs/images/styles.png
 """
@@ -15,6 +21,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -88,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_non_negative_int, default=0, help="run seed (default: 0)")
     g.add_argument("--out", required=True, help="output folder (must be empty or new)")
     g.add_argument("--style", default=DEFAULT_STYLE, type=_wrap(check_style),
-                   help=f"style preset; available: {', '.join(STYLES)} "
-                        f"(default: {DEFAULT_STYLE})")
+                   help=f"style preset ({', '.join(STYLES)}) or a style file written by "
+                        f"fit-style (default: {DEFAULT_STYLE})")
     g.add_argument("--workers", type=_positive_int("workers"), default=1,
                    help="worker processes (default: 1)")
     g.add_argument("--overwrite", action="store_true",
@@ -106,7 +114,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="features the style leaves off to switch back on, comma-separated "
                         "(e.g. --style pavement --enable branching,jagged,rims,spalls,dust,"
                         "fading,empty_images: pavement as of generator 1.0.0)")
+    g.add_argument("--backgrounds", metavar="DIR",
+                   help="render the defects into crops of these real photos (a folder or a "
+                        "dataset root with images/) instead of procedural surfaces")
+    g.add_argument("--backgrounds-split", metavar="FILE",
+                   help="split file naming the photos to use, e.g. train.txt (default: all)")
+    g.add_argument("--ignore-masks", metavar="DIR",
+                   help="masks (<photo name>.png, non-zero = defect) of defects already in the "
+                        "photos: labeled 255 (ignore). Without them or --ignore-from, a photo's "
+                        "own defects are labeled background")
+    g.add_argument("--ignore-from", nargs=2, metavar=("CONFIG", "CKPT"),
+                   help="a trained model whose detections in the photos are labeled 255 "
+                        "(ignore); the masks are written to OUT/ignore_masks")
+    g.add_argument("--ignore-threshold", type=float, default=0.5,
+                   help="defect probability threshold of --ignore-from (default: 0.5)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    f = sub.add_parser("fit-style", help="fit a style file to unlabeled target photos",
+                       description="Measure brightness, contrast, colour balance, illumination "
+                                   "gradient, noise, sharpness, JPEG quality, texture scale and "
+                                   "roughness of the photos and write a style file that "
+                                   "`generate --style FILE` accepts. Labels are never read.")
+    f.add_argument("--target", required=True,
+                   help="folder of photos, or a dataset root with images/")
+    f.add_argument("--split", help="split file naming the photos to measure, e.g. train.txt "
+                                   "(never the test split: that is the evaluation)")
+    f.add_argument("--out", required=True, help="style file to write (.json)")
+    f.add_argument("--base", default=DEFAULT_STYLE, type=_wrap(check_style),
+                   help="preset whose defects, distractors and scene effects are kept "
+                        f"(default: {DEFAULT_STYLE})")
+    f.add_argument("--name", help="name of the fitted style (default: fitted-<folder>)")
+    f.add_argument("--max-images", type=_positive_int("max-images"), default=200,
+                   help="measure at most this many photos (default: 200)")
+    f.add_argument("--overwrite", action="store_true", help="replace an existing style file")
 
     sub.add_parser("list", help="list defect types, styles and switchable features")
 
@@ -137,6 +177,30 @@ def _list() -> None:
         print(f"  {name:16s} {text}")
 
 
+def _fit_style(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .fit import fit_style
+
+    if os.path.exists(args.out) and not args.overwrite:
+        parser.error(f"style file {args.out!r} exists; pass --overwrite to replace it")
+    if args.base not in STYLES:
+        parser.error(f"argument --base: a preset name is required, got {args.base!r}")
+    try:
+        style = fit_style(args.target, args.split, base=args.base, name=args.name,
+                          max_images=args.max_images)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        parser.error(exc.args[0] if exc.args else str(exc))
+    tmp = f"{args.out}.tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(style, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, args.out)
+    w, h = style["fit"]["median_size"]
+    print(f"wrote {args.out}; generate with: python -m synthetic generate --style {args.out} "
+          f"--size {w}x{h} --num N --out DIR")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
@@ -159,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_image(args.out, grid)
         print(f"wrote {args.out} ({grid.shape[1]}x{grid.shape[0]})")
         return 0
+    if args.command == "fit-style":
+        return _fit_style(parser, args)
     try:
         meta = generate_dataset(
             args.out,
@@ -175,8 +241,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             disable=args.disable,
             enable=args.enable,
             progress=not args.quiet,
+            backgrounds=args.backgrounds,
+            backgrounds_split=args.backgrounds_split,
+            ignore_masks=args.ignore_masks,
+            ignore_from=args.ignore_from,
+            ignore_threshold=args.ignore_threshold,
         )
-    except (FileExistsError, NotADirectoryError, ValueError) as exc:
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError,
+            KeyError) as exc:
         parser.error(str(exc))
     except KeyboardInterrupt:
         print(f"\ninterrupted; partial image/mask pairs removed from {args.out}",

@@ -8,24 +8,38 @@ numbers of the other stages and an ablation compares like with like.
 
 from __future__ import annotations
 
+import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+from .backgrounds import composite_layer, load_background
 from .defects import defect_names, get_defect
 from .distractors import draw_distractors
 from .imaging import apply_camera, apply_perspective, apply_scene, merge_options, sample_imaging
 from .occlusion import draw_occluders
 from .sampling import chance, integer, log_uniform, rounded, weighted_choice
-from .styles import DEFAULT_STYLE, FEATURES, STYLES, Style, get_style
+from .styles import (
+    DEFAULT_STYLE,
+    FEATURES,
+    STYLES,
+    Style,
+    get_style,
+    is_style_file,
+    load_style,
+    style_from_dict,
+)
 from .surfaces import render_surface
 
 if TYPE_CHECKING:
     SizeLike = int | tuple[int, int] | Sequence[int]
-_STAGES = ("layout", "surface", "distractors", "defects", "occlusion", "imaging")
+# A new stage goes last: children of a SeedSequence depend only on their index, so the
+# earlier stages keep their random numbers.
+_STAGES = ("layout", "surface", "distractors", "defects", "occlusion", "imaging", "background")
 MAX_SIZE = 8192
 
 
@@ -89,14 +103,38 @@ def check_types(types: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def check_style(style: str) -> str:
-    """Validate a style name.
+    """Validate a style name or style file (``fit-style`` output, ``*.json``).
 
     Raises:
-        ValueError: If unknown (the message lists the known styles).
+        ValueError: If unknown (the message lists the known styles), or a style file that
+            is missing, unreadable or holds an unknown key or a bad value.
     """
+    if is_style_file(style):
+        try:
+            load_style(style)
+        except (FileNotFoundError, KeyError) as exc:
+            raise ValueError(exc.args[0] if exc.args else str(exc)) from None
+        return style
     if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; available: {', '.join(STYLES)}")
+        raise ValueError(f"unknown style {style!r}; available: {', '.join(STYLES)} "
+                         "(or a style file, *.json)")
     return style
+
+
+@lru_cache(maxsize=8)
+def _style_from_json(text: str) -> Style:
+    return style_from_dict(json.loads(text))
+
+
+def style_object(style: str | Mapping[str, Any] | Style) -> Style:
+    """The :class:`Style` of a preset name, a style file path, a style dict or a Style."""
+    if isinstance(style, Style):
+        return style
+    if isinstance(style, Mapping):
+        return _style_from_json(json.dumps(style, sort_keys=True))
+    if is_style_file(style):
+        return load_style(style)
+    return get_style(check_style(style))
 
 
 def resolve_features(style: Style, disable: str | Iterable[str] | None = (),
@@ -152,9 +190,10 @@ def render_sample(
     index: int,
     types: str | Sequence[str] = ("crack",),
     size: SizeLike = 512,
-    style: str = DEFAULT_STYLE,
+    style: str | Mapping[str, Any] | Style = DEFAULT_STYLE,
     disable: str | Iterable[str] | None = (),
     enable: str | Iterable[str] | None = (),
+    backgrounds: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Render one labelled image; deterministic in all its arguments.
 
@@ -165,11 +204,17 @@ def render_sample(
         types: Defect type names (or ``"crack,spot"``); class id = position + 1.
             Default ``("crack",)``.
         size: Output size: ``S`` for S x S pixels, or ``(width, height)``. Default 512.
-        style: Style preset name. Default ``"pavement"`` (CFD-like).
+        style: Style preset name, style file (``fit-style``), style dict or Style.
+            Default ``"pavement"`` (CFD-like).
         disable: Realism features to switch off (see ``synthetic.FEATURES``), as a
             sequence or comma-separated string. Default none.
         enable: Features the style leaves off (``Style.off``) to switch back on, e.g.
             ``pavement`` as of generator 1.0.0. Default none.
+        backgrounds: Real photos as the surface (``backgrounds.check_backgrounds`` output):
+            the image is a crop of one of them with the defects rendered into it (no
+            procedural surface, distractors or occluders; of the imaging only the blur of the
+            defect layer and a local JPEG pass), and pixels of the photo's ignore mask that
+            no rendered defect covers are labeled 255. Default None (procedural surface).
 
     Returns:
         ``(image, mask, params)``: ``image`` is uint8 (H, W, 3) in **BGR** order
@@ -182,7 +227,7 @@ def render_sample(
         ValueError: On an unknown type, style or feature, or a bad size/seed/index.
     """
     names = check_types(types)
-    style_obj = get_style(check_style(style))
+    style_obj = style_object(style)
     off = resolve_features(style_obj, disable, enable)
     h, w = parse_size(size)
     rngs = stage_rngs(seed, index, style_obj.name)
@@ -206,11 +251,16 @@ def render_sample(
         counts = [0] * len(names)
 
     # ---------------------------------------------------------------- surface
-    img, surface_params = render_surface(rngs["surface"], material, (h, w), zoom, off)
+    ignore = photo = None
+    if backgrounds:
+        img, ignore, surface_params = load_background(rngs["background"], backgrounds, (h, w))
+        photo = cv2.merge([img[0], img[1], img[2]]).astype(np.uint8)
+    else:
+        img, surface_params = render_surface(rngs["surface"], material, (h, w), zoom, off)
 
     # ------------------------------------------------------------ distractors
     distractor_params: list[dict[str, Any]] = []
-    if "distractors" not in off:
+    if "distractors" not in off and photo is None:
         excluded = tuple(k for d in dtypes for k in d.conflicting_distractors)
         distractor_params = draw_distractors(
             rngs["distractors"], img, zoom, material, style_obj.distractors,
@@ -243,7 +293,7 @@ def render_sample(
     orng = rngs["occlusion"]
     occlude = chance(orng, style_obj.occlusion_prob)
     n_occ = integer(orng, style_obj.occlusion_count)
-    if occlude and anchors and "occlusion" not in off:
+    if occlude and anchors and "occlusion" not in off and photo is None:
         opacity, occluder_params = draw_occluders(orng, img, zoom, anchors, n_occ)
         visible = np.float32(1.0) - opacity
         for c in class_cov:
@@ -253,19 +303,25 @@ def render_sample(
     irng = rngs["imaging"]
     im_opts = merge_options(style_obj.imaging)
     im_params = sample_imaging(irng, im_opts, (h, w), off)
-    apply_scene(irng, img, im_params)
-    img = cv2.merge([img[0], img[1], img[2]])  # planar -> interleaved (H, W, 3)
-    img, class_cov = apply_perspective(img, class_cov, im_params)
-    image = apply_camera(irng, img, im_params, style_obj.grayscale)
+    if photo is not None:  # the photo has its own light, optics and sensor
+        image, im_params = composite_layer(photo, cv2.merge([img[0], img[1], img[2]]),
+                                           im_params)
+    else:
+        apply_scene(irng, img, im_params)
+        img = cv2.merge([img[0], img[1], img[2]])  # planar -> interleaved (H, W, 3)
+        img, class_cov = apply_perspective(img, class_cov, im_params)
+        image = apply_camera(irng, img, im_params, style_obj.grayscale)
 
     # -------------------------------------------------------------------- mask
     mask = labels_from_coverage(class_cov)
+    if ignore is not None:  # the photo's own (unlabeled) defects: neither class nor background
+        mask[(mask == 0) & (ignore > 0)] = 255
     params = {
         "index": int(index),
         "style": style_obj.name,
         "size": [w, h],
         "zoom": zoom,
-        "material": surface_params,
+        "material": surface_params if photo is None else {"name": "photo"},
         "empty": bool(empty),
         "defects": defect_params,
         "distractors": distractor_params,
@@ -274,6 +330,10 @@ def render_sample(
         "disabled": sorted(off),
         "class_pixels": {n: int(np.count_nonzero(mask == k + 1)) for k, n in enumerate(names)},
     }
+    if photo is not None:
+        params["background"] = surface_params
+    if ignore is not None:
+        params["ignore_pixels"] = int(np.count_nonzero(mask == 255))
     return image, mask, rounded(params)
 
 

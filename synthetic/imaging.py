@@ -34,6 +34,7 @@ EFFECTS = (
     "tone",
     "noise",
     "jpeg",
+    "levels",
 )
 
 DEFAULT_IMAGING: dict[str, dict[str, Any]] = {
@@ -58,6 +59,12 @@ DEFAULT_IMAGING: dict[str, dict[str, Any]] = {
     "noise": {"p": 0.9, "sigma": (1.0, 4.0), "shot": (0.0, 0.08), "chroma": (0.0, 1.5)},
     # JPEG quality range.
     "jpeg": {"p": 0.8, "quality": (60, 95)},
+    # Global brightness, contrast and colour balance copied from one photo of a fitted target
+    # (``fit-style``): each exemplar is dict(mean=luminance mean, std=luminance std,
+    # balance=[B, G, R] channel means / luminance mean). Off (p = 0, no exemplars) in every
+    # built-in style; drawn after every other effect so that those styles stay unchanged.
+    # contrast: gain on the exemplar's std (fit-style corrects for what noise adds later).
+    "levels": {"p": 0.0, "exemplars": [], "contrast": 1.0},
 }
 
 
@@ -102,6 +109,8 @@ def sample_imaging(
     out: dict[str, Any] = {}
     for effect in EFFECTS:
         o = options[effect]
+        if effect == "levels" and (o["p"] <= 0 or not o["exemplars"]):
+            continue  # no draw: styles without levels keep their random streams
         # Always draw the on/off decision so that disabling one effect does not shift
         # the random numbers of the others.
         on = chance(rng, o["p"])
@@ -149,6 +158,10 @@ def sample_imaging(
                            "chroma": uniform(rng, o["chroma"])}
         elif effect == "jpeg":
             out[effect] = {"quality": integer(rng, o["quality"])}
+        elif effect == "levels" and o["exemplars"]:
+            ex = o["exemplars"][int(rng.integers(len(o["exemplars"])))]
+            out[effect] = {"mean": float(ex["mean"]), "std": float(ex["std"]) * o["contrast"],
+                           "balance": [float(b) for b in ex["balance"]]}
     return out
 
 
@@ -334,6 +347,8 @@ def apply_camera(
     if grayscale:
         g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         img = cv2.merge([g, g, g])
+    if "levels" in p:
+        img = apply_levels(img, p["levels"], grayscale)
     if "noise" in p:
         q = p["noise"]
         lum = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -365,6 +380,31 @@ def apply_camera(
         g = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
         out = cv2.merge([g, g, g])
     return out
+
+
+def apply_levels(img: np.ndarray, q: Mapping[str, Any], grayscale: bool = False) -> np.ndarray:
+    """Set an image's luminance mean and std and its channel balance to an exemplar's.
+
+    Each channel ``c`` becomes ``(img_c - mean_c) * k + mean * balance_c`` with
+    ``k = std / std(luminance)``, so the luminance (BT.601 weights, which sum the balance to 1)
+    gets exactly the exemplar's mean and standard deviation, before noise and JPEG.
+
+    Args:
+        img: Interleaved float32 BGR image (h, w, 3) in grey levels.
+        q: ``dict(mean, std, balance=[b, g, r])`` from :func:`sample_imaging`.
+        grayscale: Keep the three channels equal (balance ignored).
+
+    Returns:
+        The adjusted float32 image (a new array).
+    """
+    weights = np.array([0.114, 0.587, 0.299], np.float32)
+    lum = cv2.transform(img, weights.reshape(1, 3))
+    k = np.float32(q["std"] / max(float(lum.std()), 1e-3))
+    means = img.reshape(-1, 3).mean(axis=0)
+    balance = np.ones(3, np.float32) if grayscale else np.asarray(q["balance"], np.float32)
+    balance = balance / np.float32(weights @ balance)  # luminance of the balance = 1
+    shift = np.float32(q["mean"]) * balance - means * k
+    return img * k + shift.reshape(1, 1, 3).astype(np.float32)
 
 
 def gaussianish(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

@@ -11,8 +11,11 @@ off in whatever style is used, for ablations.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from .distractors import DISTRACTORS
@@ -50,6 +53,7 @@ FEATURES: dict[str, str] = {
     "tone": "gamma, contrast and exposure changes",
     "noise": "sensor noise",
     "jpeg": "JPEG compression artefacts",
+    "levels": "brightness, contrast and colour balance of a fitted style's target photos",
 }
 
 
@@ -115,10 +119,55 @@ class Style:
         if not 0 < self.zoom[0] <= self.zoom[1]:
             raise ValueError(f"style {self.name!r}: zoom must be 0 < low <= high, "
                              f"got {self.zoom}")
+        for m, wgt in self.materials.items():
+            if not (isinstance(wgt, (int, float)) and math.isfinite(wgt) and wgt >= 0):
+                raise ValueError(f"style {self.name!r}: material weight {m!r} must be a "
+                                 f"number >= 0, got {wgt!r}")
+        if not any(w > 0 for w in self.materials.values()):
+            raise ValueError(f"style {self.name!r}: no material has a positive weight")
+        if not 0.0 <= self.occlusion_prob <= 1.0:
+            raise ValueError(f"style {self.name!r}: occlusion_prob must be in [0, 1], "
+                             f"got {self.occlusion_prob}")
+        for effect, opts in self.imaging.items():
+            _check_imaging_values(self.name, effect, opts)
+
+
+def _check_imaging_values(style: str, effect: str, opts: Mapping[str, Any]) -> None:
+    """Range checks of one imaging effect's options (names are checked by merge_options)."""
+    where = f"style {style!r}: imaging.{effect}"
+    p = opts.get("p")
+    if p is not None and not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
+        raise ValueError(f"{where}.p must be a probability in [0, 1], got {p!r}")
+    for key, value in opts.items():
+        if key in ("p", "exemplars"):
+            continue
+        vals = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+            raise ValueError(f"{where}.{key} must be a number or a (low, high) pair, "
+                             f"got {value!r}")
+        if len(vals) == 2 and vals[0] > vals[1]:
+            raise ValueError(f"{where}.{key}: low > high in {value!r}")
+        if key in ("sigma", "strength", "gradient", "blotch", "shot", "chroma", "motion") \
+                and min(vals) < 0:
+            raise ValueError(f"{where}.{key} must be >= 0, got {value!r}")
+        if effect == "jpeg" and key == "quality" and not all(1 <= v <= 100 for v in vals):
+            raise ValueError(f"{where}.quality must be in [1, 100], got {value!r}")
+    if effect == "levels":
+        for k, ex in enumerate(opts.get("exemplars", [])):
+            ok = (isinstance(ex, Mapping) and set(ex) == {"mean", "std", "balance"}
+                  and 0 <= ex["mean"] <= 255 and 0 <= ex["std"] <= 128
+                  and len(ex["balance"]) == 3 and all(0 < b < 4 for b in ex["balance"]))
+            if not ok:
+                raise ValueError(f"{where}.exemplars[{k}] must be dict(mean=0..255, "
+                                 f"std=0..128, balance=[b, g, r] > 0), got {ex!r}")
 
 
 STYLES: dict[str, Style] = {}
 DEFAULT_STYLE = "pavement"
+#: ``format`` value of a style file (``fit-style`` output, ``generate --style FILE``).
+STYLE_FILE_FORMAT = "synthetic-style"
+_STYLE_FIELDS = tuple(f.name for f in fields(Style))
+_FILE_ONLY_KEYS = ("format", "format_version", "base", "fit")
 
 
 def register_style(style: Style) -> Style:
@@ -144,6 +193,154 @@ def get_style(name: str) -> Style:
         return STYLES[name]
     except KeyError:
         raise KeyError(f"unknown style {name!r}; available: {', '.join(STYLES)}") from None
+
+
+def style_from_dict(data: Mapping[str, Any], source: str = "style dict") -> Style:
+    """Build a :class:`Style` from a style file's content (or a dict of the same keys).
+
+    Keys: every :class:`Style` attribute (``name`` required), ``base`` (a registered style
+    whose values the others override; ``imaging`` and ``defects`` merge per effect / type),
+    and the informative ``format``, ``format_version`` and ``fit`` (what ``fit-style``
+    measured). A built-in style stays a named preset; a style file is data.
+
+    Args:
+        data: The mapping.
+        source: What to name in error messages (the file path).
+
+    Raises:
+        KeyError: On an unknown key or an unknown base style.
+        ValueError: On a malformed or out-of-range value (the message names key and value).
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{source}: a style must be a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(_STYLE_FIELDS) - set(_FILE_ONLY_KEYS))
+    if unknown:
+        raise KeyError(f"{source}: unknown key(s) {unknown}; a style file holds "
+                       f"{', '.join(_STYLE_FIELDS + _FILE_ONLY_KEYS)}")
+    fmt = data.get("format", STYLE_FILE_FORMAT)
+    if fmt != STYLE_FILE_FORMAT:
+        raise ValueError(f"{source}: format must be {STYLE_FILE_FORMAT!r}, got {fmt!r}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{source}: 'name' must be a non-empty string, got {name!r}")
+    values: dict[str, Any] = {}
+    base_name = data.get("base")
+    if base_name is not None:
+        if base_name not in STYLES:
+            raise KeyError(f"{source}: unknown base style {base_name!r}; available: "
+                           f"{', '.join(STYLES)}")
+        base = STYLES[base_name]
+        values = {f: getattr(base, f) for f in _STYLE_FIELDS}
+    for key in _STYLE_FIELDS:
+        if key not in data:
+            continue
+        value = data[key]
+        if key in ("imaging", "defects") and base_name is not None:
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{source}: {key!r} must be an object, got {value!r}")
+            merged = {k: dict(v) for k, v in values[key].items()}
+            for sub, opts in value.items():
+                if not isinstance(opts, Mapping):
+                    raise ValueError(f"{source}: {key}.{sub} must be an object, got {opts!r}")
+                merged.setdefault(sub, {}).update(opts)
+            value = merged
+        values[key] = value
+    values.setdefault("description", f"style file {source}")
+    if "materials" not in values:
+        raise ValueError(f"{source}: 'materials' is required when there is no 'base' style")
+    try:
+        style = Style(
+            name=str(values["name"]), description=str(values["description"]),
+            materials=dict(values["materials"]),
+            zoom=tuple(float(z) for z in values.get("zoom", (0.8, 1.25))),
+            empty_fraction=float(values.get("empty_fraction", 0.1)),
+            defects={k: dict(v) for k, v in dict(values.get("defects", {})).items()},
+            distractors=dict(values.get("distractors", {})),
+            distractor_count=tuple(int(v) for v in values.get("distractor_count", (0, 2))),
+            occlusion_prob=float(values.get("occlusion_prob", 0.2)),
+            occlusion_count=tuple(int(v) for v in values.get("occlusion_count", (1, 3))),
+            imaging={k: dict(v) for k, v in dict(values.get("imaging", {})).items()},
+            grayscale=bool(values.get("grayscale", False)),
+            off=frozenset(values.get("off", ())),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: malformed value ({exc})") from None
+    if len(style.zoom) != 2 or len(style.distractor_count) != 2 \
+            or len(style.occlusion_count) != 2:
+        raise ValueError(f"{source}: zoom, distractor_count and occlusion_count must be "
+                         "(low, high) pairs")
+    try:
+        style.validate()
+    except (KeyError, ValueError) as exc:
+        raise type(exc)(f"{source}: {exc.args[0] if exc.args else exc}") from None
+    # Defect options: unknown names fail here, not in a worker after the folder is created.
+    from .defects import defect_names, get_defect
+
+    for dname, opts in style.defects.items():
+        if dname not in defect_names():
+            raise KeyError(f"{source}: defects.{dname}: unknown defect type; available: "
+                           f"{', '.join(defect_names())}")
+        try:
+            get_defect(dname).options(opts)
+        except KeyError as exc:
+            raise KeyError(f"{source}: {exc.args[0]}") from None
+    return style
+
+
+def style_to_dict(style: Style, base: str | None = None) -> dict[str, Any]:
+    """The content of a style file for ``style`` (every attribute written out)."""
+    out: dict[str, Any] = {"format": STYLE_FILE_FORMAT, "format_version": 1}
+    if base is not None:
+        out["base"] = base
+    for f in _STYLE_FIELDS:
+        v = getattr(style, f)
+        if f == "off":
+            v = sorted(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        elif isinstance(v, Mapping):
+            v = json.loads(json.dumps(v))
+        out[f] = v
+    return out
+
+
+def load_style(path: str | Path) -> Style:
+    """Read a style file (JSON, e.g. written by ``python -m synthetic fit-style``).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not valid JSON or holds a bad value; KeyError: an unknown key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"style file not found: {str(path)!r}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"style file {str(path)!r} is not valid JSON: {exc}") from None
+    return style_from_dict(data, source=str(path))
+
+
+def is_style_file(style: Any) -> bool:
+    """True if ``style`` names a style file rather than a registered preset."""
+    return isinstance(style, (str, Path)) and str(style) not in STYLES and (
+        str(style).lower().endswith(".json") or Path(style).is_file())
+
+
+def resolve_style(style: str | Path | Mapping[str, Any] | Style) -> Style:
+    """A :class:`Style` from a preset name, a style file path, a style dict or a Style.
+
+    Raises:
+        KeyError: Unknown preset name (the message lists the presets) or style-file key.
+        FileNotFoundError / ValueError: See :func:`load_style` and :func:`style_from_dict`.
+    """
+    if isinstance(style, Style):
+        return style
+    if isinstance(style, Mapping):
+        return style_from_dict(style)
+    if is_style_file(style):
+        return load_style(style)
+    return get_style(str(style))
 
 
 register_style(Style(

@@ -20,23 +20,24 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+from .backgrounds import check_backgrounds
 from .compose import (
     check_disable,
-    check_style,
     check_types,
     parse_size,
     render_sample,
     resolve_features,
+    style_object,
 )
 from .preview import contact_sheet, write_image
-from .styles import DEFAULT_STYLE, get_style
+from .styles import DEFAULT_STYLE, STYLES, Style, style_to_dict
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ if hasattr(cv2, "IMWRITE_PNG_FILTER"):
     PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 MASK_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3]
 JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95]
-OUTPUT_ENTRIES = ("images", "masks", "train.txt", "val.txt", "meta.json", "preview.png")
+OUTPUT_ENTRIES = ("images", "masks", "train.txt", "val.txt", "meta.json", "preview.png",
+                  "ignore_masks")
 _TMP = ".tmp"
 
 
@@ -62,11 +64,10 @@ def _encode(image: np.ndarray, mask: np.ndarray, fmt: str) -> tuple[bytes, bytes
     return img_buf.tobytes(), mask_buf.tobytes()
 
 
-def _job(args: tuple[int, int, tuple[str, ...], tuple[int, int], str, tuple[str, ...],
-                     tuple[str, ...], str]) -> tuple[int, bytes, bytes, dict[str, Any]]:
-    seed, index, types, hw, style, disable, enable, fmt = args
+def _job(args: tuple) -> tuple[int, bytes, bytes, dict[str, Any]]:
+    seed, index, types, hw, style, disable, enable, fmt, backgrounds = args
     image, mask, params = render_sample(seed, index, types, (hw[1], hw[0]), style, disable,
-                                        enable)
+                                        enable, backgrounds)
     img_b, mask_b = _encode(image, mask, fmt)
     return index, img_b, mask_b, params
 
@@ -169,6 +170,12 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}{_TMP}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def meta_json(meta: dict[str, Any]) -> str:
     """Serialise ``meta`` as JSON: header fields one per line, one line per image.
 
@@ -256,7 +263,7 @@ def generate_dataset(
     num: int = 100,
     size: SizeLike | str = 512,
     seed: int = 0,
-    style: str = DEFAULT_STYLE,
+    style: str | Path | Mapping[str, Any] | Style = DEFAULT_STYLE,
     workers: int = 1,
     overwrite: bool = False,
     preview: bool = False,
@@ -265,6 +272,11 @@ def generate_dataset(
     disable: str | Iterable[str] | None = (),
     enable: str | Iterable[str] | None = (),
     progress: bool = True,
+    backgrounds: str | Path | None = None,
+    backgrounds_split: str | None = None,
+    ignore_masks: str | Path | None = None,
+    ignore_from: Sequence[str] | None = None,
+    ignore_threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Generate a labelled dataset folder.
 
@@ -280,7 +292,8 @@ def generate_dataset(
         num: Number of images (>= 1). Default 100.
         size: ``S`` (S x S pixels), ``(width, height)`` or ``"WxH"``. Default 512.
         seed: Run seed (>= 0). Default 0.
-        style: Style preset name. Default ``"pavement"``.
+        style: Style preset name, style file (``python -m synthetic fit-style``), a style
+            dict of the same keys, or a Style. Default ``"pavement"``.
         workers: Worker processes (>= 1; 1 renders in this process). Default 1.
         overwrite: Replace the dataset in a non-empty folder: removes ``images/``,
             ``masks/``, ``train.txt``, ``val.txt``, ``meta.json`` and ``preview.png``
@@ -295,6 +308,16 @@ def generate_dataset(
         enable: Features the style leaves off (``Style.off``) to switch back on,
             recorded in ``meta.json``. Default none.
         progress: Show a tqdm progress bar with ETA on stderr. Default True.
+        backgrounds: Folder (or dataset root) of real photos to render the defects into
+            instead of procedural surfaces (``synthetic.backgrounds``). Default None.
+        backgrounds_split: Split file naming the photos (e.g. ``train.txt``). Default: all.
+        ignore_masks: Folder of ``<photo name>.png`` masks of defects already in the photos
+            (non-zero): those pixels are labeled 255 (ignore) unless a rendered defect covers
+            them. Without it a photo's own defects are labeled background.
+        ignore_from: ``(config, checkpoint)`` of a trained model (needs ``mmseg_uda``): its
+            defect probability above ``ignore_threshold``, dilated by 2 px, becomes the ignore
+            masks (written to ``ignore_masks/`` in the output folder).
+        ignore_threshold: Probability threshold of ``ignore_from``. Default 0.5.
 
     Returns:
         The content of ``meta.json`` as a dictionary, plus ``"_elapsed_s"``: the wall
@@ -307,7 +330,12 @@ def generate_dataset(
         KeyboardInterrupt: Re-raised after cleaning partial pairs if interrupted.
     """
     names_t = check_types(types)
-    style_obj = get_style(check_style(style))
+    try:
+        style_obj = style_object(style)
+    except (FileNotFoundError, KeyError) as exc:
+        raise ValueError(exc.args[0] if exc.args else str(exc)) from None
+    preset = isinstance(style, str) and style in STYLES
+    job_style: Any = style if preset else style_to_dict(style_obj)
     off = check_disable(disable)
     on = check_disable(enable, "enable")
     resolve_features(style_obj, off, on)  # a feature both disabled and enabled fails here
@@ -323,19 +351,45 @@ def generate_dataset(
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"image format must be one of {', '.join(IMAGE_FORMATS)}, "
                          f"got {image_format!r}")
+    if (ignore_masks or ignore_from) and not backgrounds:
+        raise ValueError("ignore masks apply to background photos: pass backgrounds too")
+    if ignore_masks and ignore_from:
+        raise ValueError("pass either ignore_masks or ignore_from, not both")
+    if not 0.0 < float(ignore_threshold) < 1.0:
+        raise ValueError(f"ignore_threshold must be in (0, 1), got {ignore_threshold!r}")
+    bgs: list[dict[str, Any]] | None = None
+    predicted = None
+    if backgrounds:
+        try:
+            bgs = check_backgrounds(backgrounds, (h, w), backgrounds_split, ignore_masks)
+        except FileNotFoundError as exc:
+            raise ValueError(exc.args[0] if exc.args else str(exc)) from None
+        if ignore_from:  # predicted before anything is written: a bad model stops here
+            from .ignore import predict_ignore_masks
+
+            predicted = predict_ignore_masks(ignore_from, [b["path"] for b in bgs],
+                                             float(ignore_threshold), progress=progress)
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
+    if predicted is not None:
+        (out / "ignore_masks").mkdir()
+        for b, m in zip(bgs, predicted):
+            path = out / "ignore_masks" / f"{b['name']}.png"
+            ok, buf = cv2.imencode(".png", m)
+            _atomic_bytes(path, buf.tobytes())
+            b["ignore"] = str(path)
 
     digits = max(6, len(str(num - 1)))
     names = [str(i).zfill(digits) for i in range(num)]
-    jobs = [(seed, i, names_t, (h, w), style, tuple(sorted(off)), tuple(sorted(on)), fmt)
-            for i in range(num)]
+    jobs = [(seed, i, names_t, (h, w), job_style, tuple(sorted(off)), tuple(sorted(on)), fmt,
+             bgs) for i in range(num)]
     per_image: dict[str, Any] = {}
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=num, unit="img", desc=f"synthetic {style}", dynamic_ncols=True)
+        bar = tqdm(total=num, unit="img", desc=f"synthetic {style_obj.name}",
+                   dynamic_ncols=True)
     t0 = time.perf_counter()
     results = _results(jobs, workers)
     try:
@@ -357,7 +411,6 @@ def generate_dataset(
     train, val = split_names(names, float(val_fraction), seed)
     _atomic_text(out / "train.txt", "".join(n + "\n" for n in train))
     _atomic_text(out / "val.txt", "".join(n + "\n" for n in val))
-    style_obj = get_style(style)
     meta = {
         "generator": "synthetic",
         "version": __version__,
@@ -366,7 +419,7 @@ def generate_dataset(
             "num": num,
             "size": [w, h],
             "seed": seed,
-            "style": style,
+            "style": style_obj.name if not preset else style,
             "val_fraction": float(val_fraction),
             "format": fmt,
             "disable": sorted(off),
@@ -378,8 +431,29 @@ def generate_dataset(
                       "(4x4 supersampled area coverage)",
         "style_description": style_obj.description,
         "splits": {"train": len(train), "val": len(val)},
-        "images": per_image,
     }
+    if not preset:  # a fitted / file style is data: record all of it (what was fitted, too)
+        meta["style"] = dict(job_style)
+        if isinstance(style, Mapping) and "fit" in style:
+            meta["style"]["fit"] = style["fit"]
+        if isinstance(style, (str, Path)):
+            meta["args"]["style_file"] = str(Path(style).resolve())
+            with open(style, encoding="utf-8") as f:
+                fit = json.load(f).get("fit")
+            if fit is not None:
+                meta["style"]["fit"] = fit
+    if bgs is not None:
+        meta["args"]["backgrounds"] = str(Path(backgrounds).resolve())
+        meta["args"]["backgrounds_split"] = backgrounds_split
+        meta["args"]["ignore"] = ("masks " + str(Path(ignore_masks).resolve()) if ignore_masks
+                                  else f"model {list(ignore_from)} > {float(ignore_threshold)}"
+                                  if ignore_from else None)
+        meta["backgrounds"] = [{"name": b["name"], "size": b["size"]} for b in bgs]
+        if ignore_masks or ignore_from:
+            meta["ignore_index"] = 255
+    meta.update({
+        "images": per_image,
+    })
     _atomic_text(out / "meta.json", meta_json(meta))
     if preview:
         write_preview(out, names[: min(8, num)], fmt)

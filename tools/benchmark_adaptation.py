@@ -85,25 +85,56 @@ def _run(cmd: List[str], env: dict, log_path: str) -> float:
     return time.time() - start
 
 
-def generate_source(gen: dict, out_dir: str) -> str:
+GENERATE_KEYS = ("type", "num", "size", "seed", "style", "workers", "disable", "enable",
+                 "fit_style", "backgrounds", "ignore_from", "ignore_threshold")
+
+
+def generate_source(gen: dict, out_dir: str, target_root: Optional[str] = None) -> str:
     """Generate the source set once; reuse it while the arguments and the generator version
-    are the same (a preset tuned in a later version regenerates the set)."""
+    are the same (a preset tuned in a later version regenerates the set).
+
+    Target-aware keys (they read the target's unlabeled ``train.txt`` photos, never its
+    labels or ``test.txt``): ``fit_style=True`` fits a style to the photos first
+    (``python -m synthetic fit-style``, on the given ``style`` as base) and generates with it;
+    ``backgrounds='target'`` renders the defects into the photos; ``ignore_from=[config,
+    checkpoint]`` labels a trained model's detections in them 255 (resolved by the runner from
+    ``dict(method=NAME)``: that method's final checkpoint of the same seed).
+    """
     from synthetic.version import __version__ as generator_version
 
+    unknown = sorted(set(gen) - set(GENERATE_KEYS))
+    if unknown:
+        raise SystemExit(f"generate: unknown key(s) {unknown}; known: {', '.join(GENERATE_KEYS)}")
+    style = str(gen.get("style", "pavement"))
+    pre: List[List[str]] = []
+    if (gen.get("fit_style") or gen.get("backgrounds")) and not target_root:
+        raise SystemExit("generate: fit_style / backgrounds need the target's photos")
+    if gen.get("fit_style"):
+        style_file = osp.join(out_dir, "fitted_style.json")
+        pre.append(["fit-style", "--target", target_root, "--split", "train.txt",
+                    "--base", style, "--out", style_file, "--overwrite"])
+        style = style_file
     args = ["--type", str(gen.get("type", "crack")), "--num", str(gen["num"]),
             "--size", str(gen.get("size", 512)), "--seed", str(gen.get("seed", 0)),
-            "--style", str(gen.get("style", "pavement")),
-            "--workers", str(gen.get("workers", 2)), "--quiet"]
+            "--style", style, "--workers", str(gen.get("workers", 2)), "--quiet"]
     if gen.get("disable"):
         args += ["--disable", ",".join(gen["disable"])]
     if gen.get("enable"):
         args += ["--enable", ",".join(gen["enable"])]
-    record = dict(args=args, version=generator_version)
+    if gen.get("backgrounds"):
+        if gen["backgrounds"] != "target":
+            raise SystemExit(f"generate: backgrounds must be 'target', got {gen['backgrounds']!r}")
+        args += ["--backgrounds", target_root, "--backgrounds-split", "train.txt"]
+    if gen.get("ignore_from"):
+        args += ["--ignore-from", *[str(v) for v in gen["ignore_from"]],
+                 "--ignore-threshold", str(gen.get("ignore_threshold", 0.5))]
+    record = dict(args=args, pre=pre, version=generator_version)
     stamp = osp.join(out_dir, ".generator_args.json")
+    data_dir = osp.join(out_dir, "data") if pre else out_dir
     if osp.isfile(stamp):
         with open(stamp) as f:
             if json.load(f) == record:
-                return out_dir
+                return data_dir
         why = "made with other arguments or another generator version"
     else:  # the stamp is written last
         why = "incomplete (interrupted?)"
@@ -112,13 +143,37 @@ def generate_source(gen: dict, out_dir: str) -> str:
         shutil.rmtree(out_dir)
     os.makedirs(osp.dirname(out_dir) or ".", exist_ok=True)
     print(f"[benchmark] generating {osp.basename(out_dir)} -> {out_dir}", flush=True)
-    cmd = [sys.executable, "-m", "synthetic", "generate", *args, "--out", out_dir]
+    if pre:  # the fitted style lives beside the images: generate into a sub-folder
+        os.makedirs(out_dir, exist_ok=True)
+    for step in pre:
+        cmd = [sys.executable, "-m", "synthetic", *step]
+        if subprocess.run(cmd, cwd=REPO).returncode != 0:
+            raise SystemExit(f"source generation failed: {' '.join(cmd)}")
+    cmd = [sys.executable, "-m", "synthetic", "generate", *args, "--out", data_dir]
     proc = subprocess.run(cmd, cwd=REPO)
     if proc.returncode != 0:
         raise SystemExit(f"source generation failed: {' '.join(cmd)}")
     with open(stamp, "w") as f:
         json.dump(record, f)
-    return out_dir
+    return data_dir
+
+
+def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict) -> List[str]:
+    """``[config, checkpoint]`` of ``ignore_from``: a pair, or dict(method=NAME) — that
+    method's final checkpoint of the same seed (it must run first and keep checkpoints)."""
+    if isinstance(ignore, dict):
+        other = ignore.get("method")
+        if other not in specs or set(ignore) != {"method"}:
+            raise SystemExit(f"ignore_from must be [config, checkpoint] or dict(method=NAME) "
+                             f"with NAME among {list(specs)}, got {ignore}")
+        ckpt = osp.join(work_dir, other, f"seed{seed}", f"iter_{budget['max_iters']}.pth")
+        if not osp.isfile(ckpt):
+            raise SystemExit(f"ignore_from: {other!r} seed {seed} has no checkpoint {ckpt!r}: "
+                             f"list {other!r} first and keep checkpoints")
+        return [specs[other]["config"], ckpt]
+    if len(ignore) != 2:
+        raise SystemExit(f"ignore_from must be [config, checkpoint], got {ignore}")
+    return [str(v) for v in ignore]
 
 
 def method_spec(name: str, spec) -> dict:
@@ -334,7 +389,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
     elif bench_source.get("root"):
         source_root = osp.abspath(bench_source["root"])
     elif any(not spec["source"] and not spec["generate"] for spec in specs.values()):
-        source_root = generate_source(base_generator, osp.join(work_dir, "source_data"))
+        source_root = generate_source(base_generator, osp.join(work_dir, "source_data"),
+                                      target_root)
     else:  # every method has its own source (the generator ablation): no shared set
         source_root = None
     # Only now, after the checks above: a wrong path leaves no empty work dir behind.
@@ -359,10 +415,18 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             run_env["SOURCE_ROOT"] = target_root
         elif spec["source"]:
             run_env["SOURCE_ROOT"] = osp.abspath(spec["source"])
-        elif spec["generate"]:  # a method with its own generated source (generator ablation)
+        elif spec["generate"] and not spec["generate"].get("ignore_from"):
+            # a method with its own generated source (generator ablation, target-aware source)
             run_env["SOURCE_ROOT"] = generate_source(
-                {**base_generator, **spec["generate"]}, osp.join(work_dir, "sources", method))
+                {**base_generator, **spec["generate"]}, osp.join(work_dir, "sources", method),
+                target_root)
         for seed in seeds:
+            ignore = spec["generate"].get("ignore_from")
+            if ignore and not only_finished:  # another method's model of this seed
+                run_env["SOURCE_ROOT"] = generate_source(
+                    {**base_generator, **spec["generate"],
+                     "ignore_from": _ignore_model(ignore, specs, work_dir, seed, budget)},
+                    osp.join(work_dir, "sources", method, f"seed{seed}"), target_root)
             run_dir = osp.join(work_dir, method, f"seed{seed}")
             report_path = osp.join(run_dir, "report.json")
             record_path = osp.join(run_dir, "run.json")

@@ -119,3 +119,55 @@ def test_false_alarm_footnote_names_the_settings_the_reports_used():
     mixed = bench.markdown_table(table, "crack", [(32, 9, 2.5), (64, 16, 2.0), None])
     assert "different tile settings" in mixed and "64 px tiles, 16 px regions, 2 px" in mixed
     assert "false-alarm tiles:" not in bench.markdown_table(table, "crack", [None])
+
+
+def _target(tmp_path, n=3):
+    import cv2
+    import numpy as np
+
+    root = tmp_path / "target"
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        img = rng.integers(80, 160, (48, 64, 3)).astype(np.uint8)
+        cv2.imwrite(str(root / "images" / f"t{i}.png"), img)
+    (root / "train.txt").write_text("t0\nt1\n")
+    (root / "test.txt").write_text("t2\n")
+    return str(root)
+
+
+def test_target_aware_source_fits_the_train_photos_and_renders_into_them(tmp_path):
+    target = _target(tmp_path)
+    out = str(tmp_path / "src")
+    gen = dict(type="crack", num=3, size="64x48", seed=0, style="pavement", workers=1,
+               fit_style=True, backgrounds="target")
+    data = bench.generate_source(gen, out, target)
+    assert data == osp.join(out, "data")
+    with open(osp.join(out, "fitted_style.json")) as f:
+        fit = json.load(f)["fit"]
+    assert fit["images"] == ["t0.png", "t1.png"]  # train.txt only, never test.txt
+    with open(osp.join(data, "meta.json")) as f:
+        meta = json.load(f)
+    assert meta["args"]["backgrounds_split"] == "train.txt"
+    assert {b["name"] for b in meta["backgrounds"]} == {"t0", "t1"}
+    assert meta["style"]["fit"]["images"] == ["t0.png", "t1.png"]
+    marker = tmp_path / "src" / "data" / "marker"
+    marker.write_text("cached")
+    assert bench.generate_source(gen, out, target) == data and marker.exists()
+
+
+def test_target_aware_keys_are_checked(tmp_path):
+    with pytest.raises(SystemExit, match="unknown key"):
+        bench.generate_source(dict(num=2, fit_styles=True), str(tmp_path / "a"), "x")
+    with pytest.raises(SystemExit, match="need the target"):
+        bench.generate_source(dict(num=2, fit_style=True), str(tmp_path / "a"), None)
+    specs = {"so": dict(config="configs/source_only_cracks_cpu.py")}
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        bench._ignore_model(dict(method="so"), specs, str(tmp_path), 0, dict(max_iters=10))
+    with pytest.raises(SystemExit, match="method=NAME"):
+        bench._ignore_model(dict(method="other"), specs, str(tmp_path), 0, dict(max_iters=10))
+    ckpt = tmp_path / "so" / "seed1" / "iter_10.pth"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"x")
+    assert bench._ignore_model(dict(method="so"), specs, str(tmp_path), 1,
+                               dict(max_iters=10)) == [specs["so"]["config"], str(ckpt)]
