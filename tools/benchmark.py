@@ -383,7 +383,8 @@ def main(argv=None) -> Dict:
                     warmup=args.warmup, rounds=args.rounds, interleave=args.interleave,
                     amp=args.amp, compile=args.compile,
                     compile_backend=args.compile_backend if args.compile else None,
-                    fused_attention=not args.no_fused_attention)
+                    fused_attention=not args.no_fused_attention,
+                    cfg_options=dict(args.cfg_options or {}))
     print(f"HRDA benchmark: {settings}")
     print(f"environment: {environment(device)}")
     print(table)

@@ -19,6 +19,8 @@ train               ``tools/train.py CONFIG --amp`` from random weights (``init_
                     memory, every logged loss finite
 test                ``tools/test.py CONFIG CKPT --out report.json``
 predict             ``tools/predict.py CONFIG CKPT`` on 2 target images
+benchmark_memory    when the fast mode's peak exceeds 24 GiB: the fast mode again with MiT
+                    activation checkpointing (``with_cp``) and ``max_crops_per_pass=4``
 benchmark_compile   ``tools/benchmark.py CONFIG --amp --compile --modes fast``; a compile that
                     has not finished within its limit is reported as ``timeout``, not waited
                     for (after the real run, so that it cannot starve it)
@@ -55,6 +57,7 @@ import math
 import os
 import os.path as osp
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -68,20 +71,24 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HEADLINE = "configs/hrda_cracks.py"
-STEP_NAMES = ("benchmark", "data", "train", "test", "predict", "benchmark_compile", "ema",
-              "syncs", "dist_train")
+STEP_NAMES = ("benchmark", "data", "train", "test", "predict", "benchmark_memory",
+              "benchmark_compile", "ema", "syncs", "dist_train")
 # Seconds per step on a GPU (H100-class): generous bounds of what each should take, summing
 # to less than the default budget plus the compile step, which is allowed to time out.
-GPU_LIMITS = dict(benchmark=150, data=60, train=180, test=60, predict=45, benchmark_compile=100,
-                  ema=45, syncs=75, dist_train=120)
+GPU_LIMITS = dict(benchmark=150, data=60, train=180, test=60, predict=45, benchmark_memory=90,
+                  benchmark_compile=100, ema=45, syncs=75, dist_train=120)
 # The dry run on a loaded 2-core CPU.
-DRY_LIMITS = dict(benchmark=120, data=60, train=180, test=90, predict=90, benchmark_compile=120,
-                  ema=60, syncs=120, dist_train=180)
+DRY_LIMITS = dict(benchmark=120, data=60, train=180, test=90, predict=90, benchmark_memory=120,
+                  benchmark_compile=120, ema=60, syncs=120, dist_train=180)
 OPTIONAL_STEPS = ("benchmark_compile",)  # a timeout here is reported, not a failure
 # Performance targets of the headline on an H100-class GPU (issue 18).
 TARGET_SPEEDUP = 6.0  # fast --amp over reference, training iterations/s, same run
 TARGET_S_PER_ITER = 0.18  # fast --amp training step
 TARGET_PEAK_GIB = 24.0  # fast --amp training peak memory (torch.cuda.max_memory_allocated)
+# Above that peak, the memory bounds are measured: MiT activation checkpointing and at most this
+# many crops per teacher inference pass.
+MEMORY_BOUNDS = {"model.segmentor.backbone.with_cp": True,
+                 "model.segmentor.test_cfg.max_crops_per_pass": 4}
 
 # The headline shrunk for the CPU: a 4-stage MiT with one block per stage and 8..64 channels,
 # 16-channel DAFormer decoders, 64x64 crops (32x32 context + 32x32 detail).
@@ -306,6 +313,7 @@ def run_command(cmd: Sequence[str], limit: float, log: Callable[[str], None],
         Over the limit, the whole group gets SIGTERM, then SIGKILL after ``grace`` seconds.
     """
     start = time.monotonic()
+    cpu_before = _children_cpu()
     proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, text=True, errors="replace", bufsize=1)
@@ -328,7 +336,14 @@ def run_command(cmd: Sequence[str], limit: float, log: Callable[[str], None],
     finally:
         reader.join(timeout=5)
     seconds = time.monotonic() - start
+    run_command.last_cpu_s = _children_cpu() - cpu_before  # type: ignore[attr-defined]
     return (None if timed_out else proc.returncode), seconds, timed_out
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _kill_group(proc: subprocess.Popen, grace: float) -> None:
@@ -351,6 +366,7 @@ class StepResult:
     status: str = "pending"  # pending, running, ok, failed, timeout, skipped, interrupted
     limit_s: Optional[float] = None
     seconds: Optional[float] = None
+    cpu_s: Optional[float] = None  # CPU seconds of the step's processes (all cores)
     rc: Optional[int] = None
     command: Optional[List[str]] = None
     note: str = ""
@@ -462,6 +478,7 @@ class GPUCheck:
             self.write_json()
             raise
         result.rc, result.seconds = rc, round(seconds, 1)
+        result.cpu_s = round(getattr(run_command, "last_cpu_s", 0.0), 1)
         if timed_out:
             result.status = "timeout"
             result.note = (f"not finished after {result.limit_s:.0f} s: stopped"
@@ -489,16 +506,19 @@ class GPUCheck:
     def tiny(self) -> Dict[str, object]:
         return {**TINY_SEGMENTOR, **TINY_DATA} if self.dry else {}
 
-    def benchmark_args(self, name: str, *extra: str) -> List[str]:
+    def benchmark_args(self, name: str, *extra: str,
+                       options: Optional[Dict[str, object]] = None) -> List[str]:
         iters, warmup = str(self.args.bench_iters), "1" if self.dry else "3"
         cmd = self.python(osp.join(REPO, "tools", "benchmark.py"), self.args.config,
                           "--device", self.device, "--iters", iters, "--warmup", warmup,
                           "--out", osp.join(self.args.work_dir, f"{name}.json"), *extra)
         if self.dry:
-            cmd += ["--crop", "64", "64", "--infer-size", "64", "128", "--cfg-options",
-                    *cfg_option_args(TINY_SEGMENTOR)]
+            cmd += ["--crop", "64", "64", "--infer-size", "64", "128"]
         else:
             cmd.append("--amp")
+        options = {**(TINY_SEGMENTOR if self.dry else {}), **(options or {})}
+        if options:
+            cmd += ["--cfg-options", *cfg_option_args(options)]
         return cmd
 
     def parse_benchmark(self, name: str) -> Callable[[], dict]:
@@ -590,8 +610,8 @@ class GPUCheck:
 
         # the issue's headline checks first, so that a slow compile cannot starve them
         for step in (self.step_benchmark, self.step_data, self.step_train, self.step_test,
-                     self.step_predict, self.step_compile, self.step_ema, self.step_syncs,
-                     self.step_dist_train):
+                     self.step_predict, self.step_memory, self.step_compile, self.step_ema,
+                     self.step_syncs, self.step_dist_train):
             step()
         return self.finish()
 
@@ -603,6 +623,23 @@ class GPUCheck:
                       lambda: self.benchmark_args(
                           "benchmark", "--modes", "reference", "batched", "fast"),
                       parse=self.parse_benchmark("benchmark"))
+
+    def step_memory(self) -> None:
+        """The fast mode with the memory bounds, when its peak is over the target (GPU), and
+        always in the dry run (so that the path is exercised)."""
+        bench = self.results.get("benchmark")
+        fast = ((bench.metrics.get("results") or {}).get("fast") or {}) if bench else {}
+        peak = fast.get("train_peak_mem_gib")
+        skip = ""
+        if not self.dry and (peak is None or peak <= TARGET_PEAK_GIB):
+            skip = (f"fast peak {_num(peak, '.1f')} GiB is within {TARGET_PEAK_GIB:g} GiB"
+                    if peak is not None else "no fast peak measured")
+        crops = MEMORY_BOUNDS["model.segmentor.test_cfg.max_crops_per_pass"]
+        self.run_step("benchmark_memory", "fast mode with activation checkpointing and "
+                      f"max_crops_per_pass={crops}",
+                      lambda: self.benchmark_args("benchmark_memory", "--modes", "fast",
+                                                  options=MEMORY_BOUNDS),
+                      parse=self.parse_benchmark("benchmark_memory"), skip=skip)
 
     def step_compile(self) -> None:
         extra = ["--modes", "fast", "--compile", "--no-infer"]
@@ -785,15 +822,18 @@ class GPUCheck:
         device = ", ".join(env.get("gpus") or []) or "CPU (dry run)"
         lines = [f"gpu_check {self.start_date:%Y-%m-%d %H:%M} UTC on {device}; torch "
                  f"{env.get('torch')}; {osp.relpath(self.args.config, REPO)}", "",
-                 "| step | status | seconds | limit s | note |", "|---|---|---|---|---|"]
+                 "| step | status | seconds | CPU s | limit s | note |",
+                 "|---|---|---|---|---|---|"]
         for r in self.results.values():
             lines.append(f"| {r.name} | {r.status} | {_num(r.seconds, '.1f')} "
-                         f"| {_num(r.limit_s, '.0f')} | {r.note} |")
-        for name in ("benchmark", "benchmark_compile"):
+                         f"| {_num(r.cpu_s, '.1f')} | {_num(r.limit_s, '.0f')} | {r.note} |")
+        for name in ("benchmark", "benchmark_memory", "benchmark_compile"):
             r = self.results.get(name)
             if r and r.metrics.get("table"):
+                table = [t for t in r.metrics["table"].splitlines() if t.startswith("|")]
+                notes = [t for t in r.metrics["table"].splitlines() if not t.startswith("|")]
                 lines += ["", f"{name} ({_settings_text(r.metrics.get('settings', {}))}):", "",
-                          r.metrics["table"]]
+                          *table, "", *notes]
         ema = self.results.get("ema")
         if ema and ema.metrics:
             m = ema.metrics
@@ -837,6 +877,7 @@ class GPUCheck:
                  f"{self.args.budget:.0f} s budget):")
         for r in self.results.values():
             self.log(f"  {r.name:<18} {r.status:<11} {_num(r.seconds, '6.1f')} s"
+                     + (f" (CPU {r.cpu_s:.1f} s)" if r.cpu_s is not None else "")
                      + (f"  (limit {r.limit_s:.0f} s)" if r.limit_s else "")
                      + (f"  {r.note}" if r.note else ""))
         for t in summary["targets"]:
