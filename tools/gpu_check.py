@@ -277,14 +277,19 @@ def environment(dry_run: bool) -> dict:
         return env
     env["torch"] = torch.__version__
     env["cuda_available"] = torch.cuda.is_available()
-    env["gpus"] = [] if dry_run or not torch.cuda.is_available() else [
-        torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    if env["gpus"]:
-        env["cuda"] = torch.version.cuda
-        env["bf16"] = torch.cuda.is_bf16_supported()
-        props = torch.cuda.get_device_properties(0)
-        env["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
-        env["capability"] = f"{props.major}.{props.minor}"
+    env["gpus"] = []
+    if not dry_run and torch.cuda.is_available():
+        try:
+            env["gpus"] = [torch.cuda.get_device_name(i)
+                           for i in range(torch.cuda.device_count())]
+            env["cuda"] = torch.version.cuda
+            env["bf16"] = torch.cuda.is_bf16_supported()
+            props = torch.cuda.get_device_properties(0)
+            env["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+            env["capability"] = f"{props.major}.{props.minor}"
+        except RuntimeError as exc:  # a driver / device problem: say so, run nothing
+            env["gpus"] = []
+            env["error"] = f"CUDA is available but the GPU cannot be queried: {exc}"
     if shutil.which("nvidia-smi") and not dry_run:
         try:
             smi = subprocess.run(
@@ -472,6 +477,11 @@ class GPUCheck:
         try:
             rc, seconds, timed_out = run_command(result.command, result.limit_s, self.log,
                                                  env=self.tool_env)
+        except OSError as exc:  # the program could not be started
+            result.status, result.note = "failed", f"could not start {result.command[0]}: {exc}"
+            self.log(f"<== [{index}] {name}: failed ({result.note})")
+            self.write_json()
+            return result
         except Interrupted:
             result.status, result.seconds = "interrupted", None
             result.note = "the check was stopped (SIGTERM/SIGINT) during this step"
@@ -1023,7 +1033,9 @@ def syncs_probe(argv=None) -> dict:
     ``train_cfg.max_iters`` iterations; from iteration ``--skip-iters`` + 1 on, every iteration
     (data preprocessing, forward, backward, optimizer, the runtime hooks that log the losses)
     runs under ``torch.cuda.set_sync_debug_mode('warn')``, and each synchronising call is
-    counted by the Python line that made it. On the CPU the iterations run and nothing is
+    counted by the Python line that made it. A sync that PyTorch reports outside the Python
+    thread (in the autograd engine's backward threads) may only be printed to the log by
+    PyTorch's C++ warning handler, not counted. On the CPU the iterations run and nothing is
     counted (``syncs_per_iter`` is null).
     """
     parser = argparse.ArgumentParser(prog="gpu_check.py syncs-probe")
@@ -1090,7 +1102,8 @@ def syncs_probe(argv=None) -> dict:
     if args.amp:
         enable_amp(cfg)
     cfg.custom_hooks = list(cfg.get("custom_hooks") or []) + [
-        dict(type="SyncProbeStart"), dict(type="SyncProbeStop")]
+        dict(type="SyncProbeStart", priority="HIGHEST"),
+        dict(type="SyncProbeStop", priority="LOWEST")]
     runner = Runner.from_cfg(cfg)
     runner.train()
     counted = state["iters"]

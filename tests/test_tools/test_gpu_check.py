@@ -226,3 +226,63 @@ def _alive(pid: int) -> bool:
             return "State:\tZ" not in f.read()  # a zombie waits only for its reaping
     except FileNotFoundError:
         return False
+
+
+def test_gpu_mode_commands(tmp_path, monkeypatch):
+    """Without a GPU here: the commands the check would run on one (two GPUs visible)."""
+    check = gpu_check.GPUCheck(gpu_check.parse_args(
+        ["--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")]))
+    monkeypatch.setattr(gpu_check, "environment",
+                        lambda dry: {"gpus": ["H100", "H100"], "torch": "2.x"})
+    images = tmp_path / "work" / "target" / "images"
+    commands = {}
+
+    def fake_run_step(name, what, build, needs=(), parse=None, skip=""):
+        if name == "predict":  # the data step of a real run wrote these
+            images.mkdir(parents=True, exist_ok=True)
+            for i in range(3):
+                (images / f"{i:06d}.png").write_bytes(b"")
+        commands[name] = None if skip else build()
+        metrics = {"checkpoint": "/w/iter_100.pth"} if name == "train" else {}
+        if name == "benchmark":  # over the memory target: the bounds are measured
+            metrics = {"results": {"fast": {"train_peak_mem_gib": 30.0}}}
+        check.results[name] = gpu_check.StepResult(name, what, status="ok", metrics=metrics)
+
+    monkeypatch.setattr(check, "run_step", fake_run_step)
+    assert check.run() == 0
+    text = {k: " ".join(v) for k, v in commands.items()}
+    assert list(commands) == list(STEPS)
+    for name in ("benchmark", "train", "benchmark_memory", "benchmark_compile", "syncs",
+                 "dist_train"):
+        assert "--amp" in commands[name], name
+    assert "--device cuda" in text["benchmark"] and "--crop" not in text["benchmark"]
+    assert "--modes reference batched fast" in text["benchmark"]
+    assert "--compile" in commands["benchmark_compile"]
+    assert "--compile-backend" not in text["benchmark_compile"]  # inductor on the GPU
+    assert "model.segmentor.backbone.with_cp=True" in text["benchmark_memory"]
+    assert "2048x1536" in text["data"] and "2560x1920" in text["data"]
+    assert "train_cfg.max_iters=100" in text["train"]
+    assert "model.segmentor.backbone.init_cfg=None" in text["train"]
+    assert "embed_dims" not in text["train"]  # the real MiT-b5, not the tiny one
+    assert "/w/iter_100.pth" in commands["test"] and "--out" in commands["test"]
+    assert "cuda:0" in commands["predict"]
+    assert len(os.listdir(tmp_path / "work" / "predict_input")) == 2
+    assert commands["dist_train"][:2] == ["bash", osp.join(REPO, "tools", "dist_train.sh")]
+    assert commands["dist_train"][3] == "2"
+
+
+def test_no_gpu_without_dry_run_is_a_clear_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check, "environment", lambda dry: {"gpus": [], "torch": "2.x"})
+    out = tmp_path / "out"
+    assert gpu_check.main(["--out", str(out), "--work-dir", str(tmp_path / "w")]) == 1
+    summary = json.loads((out / "gpu_check.json").read_text())
+    assert summary["finished"] and not summary["ok"]
+    assert "no CUDA GPU is visible" in summary["steps"][0]["note"]
+    assert len(summary["steps"]) == 1  # nothing else was started
+
+
+def test_a_program_that_cannot_start_fails_its_step(tmp_path):
+    check = _check(tmp_path)
+    result = check.run_step("data", "missing", lambda: [str(tmp_path / "no_such_program")])
+    assert result.status == "failed" and "could not start" in result.note
+    assert _saved(check)["data"]["status"] == "failed"
