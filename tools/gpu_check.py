@@ -241,6 +241,21 @@ def train_metrics(work_dir: str, max_iters: int) -> dict:
     return metrics
 
 
+def benchmark_modes_from_output(lines: Sequence[str]) -> Dict[str, dict]:
+    """The ``[benchmark] MODE: {...}`` lines tools/benchmark.py prints as each mode finishes."""
+    import ast
+
+    results = {}
+    for line in lines:
+        if line.startswith("[benchmark] ") and ": {" in line:
+            mode, _, text = line[len("[benchmark] "):].partition(": ")
+            try:
+                results[mode] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                continue
+    return results
+
+
 def last_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint MMEngine named in ``last_checkpoint``, else the newest ``iter_*.pth``."""
     marker = osp.join(work_dir, "last_checkpoint")
@@ -397,6 +412,7 @@ class GPUCheck:
         self._log_file = open(osp.join(args.out, "gpu_check.log"), "w",  # noqa: SIM115
                               buffering=1)
         self._lock = threading.Lock()
+        self.step_output: List[str] = []  # the lines of the step that runs (for parsing)
         self.tool_env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
         self.tool_env["PYTHONPATH"] = REPO + (
             os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
@@ -474,8 +490,14 @@ class GPUCheck:
         self.write_json()
         self.log(f"==> [{index}] {name} (limit {result.limit_s:.0f} s): {what}")
         self.log("    $ " + " ".join(_quote(c) for c in result.command))
+        self.step_output = []
+
+        def log(line: str) -> None:
+            self.step_output.append(line)
+            self.log(line)
+
         try:
-            rc, seconds, timed_out = run_command(result.command, result.limit_s, self.log,
+            rc, seconds, timed_out = run_command(result.command, result.limit_s, log,
                                                  env=self.tool_env)
         except OSError as exc:  # the program could not be started
             result.status, result.note = "failed", f"could not start {result.command[0]}: {exc}"
@@ -532,11 +554,17 @@ class GPUCheck:
         return cmd
 
     def parse_benchmark(self, name: str) -> Callable[[], dict]:
+        """The benchmark's JSON; after a timeout, the modes it finished (from its output)."""
         def parse() -> dict:
-            with open(osp.join(self.args.work_dir, f"{name}.json")) as f:
-                saved = json.load(f)
-            return dict(settings=saved["settings"], results=saved["results"],
-                        table=saved["table"])
+            path = osp.join(self.args.work_dir, f"{name}.json")
+            if osp.isfile(path):
+                saved = _load_json(path)
+                return dict(settings=saved["settings"], results=saved["results"],
+                            table=saved["table"])
+            results = benchmark_modes_from_output(self.step_output)
+            if not results:
+                raise ValueError(f"{path} not written and no mode finished")
+            return dict(results=results, partial=True)
         return parse
 
     def train_options(self, iters: int, name: str) -> Dict[str, object]:

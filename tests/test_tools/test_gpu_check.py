@@ -286,3 +286,15 @@ def test_a_program_that_cannot_start_fails_its_step(tmp_path):
     result = check.run_step("data", "missing", lambda: [str(tmp_path / "no_such_program")])
     assert result.status == "failed" and "could not start" in result.note
     assert _saved(check)["data"]["status"] == "failed"
+
+
+def test_a_benchmark_stopped_midway_keeps_the_modes_it_finished(tmp_path):
+    check = _check(tmp_path, "--limit", "benchmark=3")
+    line = "[benchmark] reference: {'train_s_per_iter': 1.5, 'train_peak_mem_gib': None}"
+    script = f"print({line!r}, flush=True); import time; time.sleep(30)"
+    result = check.run_step("benchmark", "stops", lambda: [sys.executable, "-c", script],
+                            parse=check.parse_benchmark("benchmark"))
+    assert result.status == "timeout"
+    assert result.metrics == {"results": {"reference": {"train_s_per_iter": 1.5,
+                                                        "train_peak_mem_gib": None}},
+                              "partial": True}
