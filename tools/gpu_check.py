@@ -783,7 +783,10 @@ class GPUCheck:
         def build() -> List[str]:
             _clean(work)
             opts = self.train_options(iters, "syncs")
+            # steady-state iterations: no debug panels, rank checks or checkpoints among them
             opts.update({"default_hooks.checkpoint.interval": iters + 1,
+                         "custom_hooks.0.interval": iters + 1,
+                         "custom_hooks.1.interval": iters + 1,
                          "default_hooks.checkpoint.save_last": False})
             cmd = self.tool("gpu_check.py", "syncs-probe", self.args.config, "--work-dir",
                             work, "--out", out, "--skip-iters", "1" if self.dry else "3")
