@@ -3,6 +3,7 @@
     python tools/benchmark.py CONFIG [--device cuda] [--amp] [--compile] [--batch 2]
         [--crop 1024 1024] [--infer-size 1024 2048] [--iters 20] [--warmup 5] [--rounds 1]
         [--modes reference fast] [--interleave] [--out result.json] [--cfg-options k=v ...]
+        [--compile-backend inductor|aot_eager|...]
 
 The config's HRDA segmentor (``model``, or ``model.segmentor`` of a UDA config) is timed on
 the shapes of one HRDA UDA iteration with random data — B source + B target crops:
@@ -94,6 +95,10 @@ def parse_args(argv=None):
     parser.add_argument("--amp", action="store_true", help="fast mode: bf16 autocast (CUDA)")
     parser.add_argument("--compile", action="store_true",
                         help="fast mode: torch.compile the backbone and the heads")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend of --compile (default: inductor; "
+                             "'aot_eager' captures the graphs without generating code, "
+                             "the CPU dry run of scripts/gpu_check.sh)")
     parser.add_argument("--no-fused-attention", action="store_true",
                         help="fast mode: keep the stock MiT attention")
     parser.add_argument("--no-train", action="store_true", help="time inference only")
@@ -145,8 +150,10 @@ def build_mode(model_cfg: dict, mode: str, args, device: torch.device):
     teacher.requires_grad_(False)
     if mode == "fast" and args.compile:
         for model in (student, teacher):
-            model.backbone = torch.compile(model.backbone, dynamic=False)
-            model.decode_head = torch.compile(model.decode_head, dynamic=False)
+            model.backbone = torch.compile(model.backbone, dynamic=False,
+                                           backend=args.compile_backend)
+            model.decode_head = torch.compile(model.decode_head, dynamic=False,
+                                              backend=args.compile_backend)
     optimizer = torch.optim.AdamW(student.parameters(), lr=6e-5, weight_decay=0.01)
     return student, teacher, optimizer
 
@@ -375,7 +382,9 @@ def main(argv=None) -> Dict:
                     crop=list(crop), infer_size=list(infer_size), iters=args.iters,
                     warmup=args.warmup, rounds=args.rounds, interleave=args.interleave,
                     amp=args.amp, compile=args.compile,
-                    fused_attention=not args.no_fused_attention)
+                    compile_backend=args.compile_backend if args.compile else None,
+                    fused_attention=not args.no_fused_attention,
+                    cfg_options=dict(args.cfg_options or {}))
     print(f"HRDA benchmark: {settings}")
     print(f"environment: {environment(device)}")
     print(table)

@@ -2,7 +2,12 @@
 
 from . import functional
 from .dacs import DACS
-from .teacher import build_ema_teacher, disable_stochastic_layers, is_stochastic_layer
+from .teacher import (
+    FusedMomentumAnnealingEMA,
+    build_ema_teacher,
+    disable_stochastic_layers,
+    is_stochastic_layer,
+)
 
-__all__ = ["DACS", "build_ema_teacher", "disable_stochastic_layers", "functional",
-           "is_stochastic_layer"]
+__all__ = ["DACS", "FusedMomentumAnnealingEMA", "build_ema_teacher",
+           "disable_stochastic_layers", "functional", "is_stochastic_layer"]
