@@ -89,22 +89,22 @@ def decode_image(data: bytes, flag: str = "color", backend: str = "cv2",
             ``bit_depth``.
     """
     if not data:
-        raise ImageDecodeError(f"image file {name!r} is empty (0 bytes)")
+        raise ImageDecodeError(f"unreadable image file {name!r}: it is empty (0 bytes)")
     if backend != "cv2" or flag not in _CV2_FLAGS:
         try:
             img = mmcv.imfrombytes(data, flag=flag, channel_order=channel_order,
                                    backend=backend)
         except Exception as exc:  # each backend has its own exception types
-            raise ImageDecodeError(f"cannot decode image file {name!r} ({backend}: "
-                                   f"{' '.join(str(exc).split())})") from exc
+            raise ImageDecodeError(f"unreadable image file {name!r}: cannot decode it "
+                                   f"({backend}: {' '.join(str(exc).split())})") from exc
         if img is None:
-            raise ImageDecodeError(f"cannot decode image file {name!r} (truncated, not an "
-                                   "image or an unsupported format)")
+            raise ImageDecodeError(f"unreadable image file {name!r}: cannot decode it "
+                                   "(truncated, not an image or an unsupported format)")
         return img
     img = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_FLAGS[flag])
     if img is None:
-        raise ImageDecodeError(f"cannot decode image file {name!r} (truncated, not an image "
-                               "or an unsupported format)")
+        raise ImageDecodeError(f"unreadable image file {name!r}: cannot decode it (truncated, "
+                               "not an image or an unsupported format)")
     if img.dtype.kind == "f":
         raise ImageDecodeError(f"image {name!r} has floating-point samples ({img.dtype}); "
                                "convert it to 8- or 16-bit integers")
