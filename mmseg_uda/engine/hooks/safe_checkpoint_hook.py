@@ -112,16 +112,14 @@ class SafeCheckpointHook(CheckpointHook):
                 return
         self.last_ckpt = final_path
         runner.message_hub.update_info("last_ckpt", self.last_ckpt)
-        if self.max_keep_ckpts > 0 and (not self.keep_ckpt_ids or
-                                        self.keep_ckpt_ids[-1] != step):
-            # keep_ckpt_ids is a deque(maxlen=max_keep_ckpts): extend a plain list so that the
-            # steps to delete are known, and delete them only after the new file is complete.
-            ids = list(self.keep_ckpt_ids) + [step]
-        else:
-            ids = list(getattr(self, "keep_ckpt_ids", []))
-        expired, kept = (ids[:-self.max_keep_ckpts], ids[-self.max_keep_ckpts:]) \
-            if self.max_keep_ckpts > 0 else ([], ids)
+        expired = []
         if self.max_keep_ckpts > 0:
+            # Decide now which steps fall out (the checkpoint records the kept list, as in
+            # MMEngine), but delete their files only after the new one is complete.
+            ids = list(self.keep_ckpt_ids)
+            if not ids or ids[-1] != step:
+                ids.append(step)
+            expired, kept = ids[:-self.max_keep_ckpts], ids[-self.max_keep_ckpts:]
             self.keep_ckpt_ids.clear()
             self.keep_ckpt_ids.extend(kept)
             runner.message_hub.update_info("keep_ckpt_ids", list(kept))
