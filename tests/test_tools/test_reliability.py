@@ -261,10 +261,19 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
 
 
 # --- row 7: tools/test.py with a checkpoint of another config -----------------------------
+HRDA_HEADS = {f"model.segmentor.decode_head.{head}.{key}": value
+              for head in ("decoder", "attention_decoder")
+              for key, value in (("in_channels", [8, 16, 40, 64]), ("channels", 16))}
+
+
 def _uda_model(config, **extra):
     from mmseg_uda.utils import load_config
 
-    cfg = load_config(osp.join(REPO, "configs", config), {**TINY_SEGMENTOR, **extra})
+    opts = dict(TINY_SEGMENTOR)
+    if "hrda" in config:
+        opts = {k: v for k, v in opts.items() if ".decode_head." not in k}
+        opts.update(HRDA_HEADS)
+    cfg = load_config(osp.join(REPO, "configs", config), {**opts, **extra})
     torch.manual_seed(0)
     return MODELS.build(cfg.model)
 
@@ -277,6 +286,9 @@ def test_strict_loading_of_mismatched_checkpoints(tmp_path):
     segformer = tiny_segmentor()
     with pytest.raises(CheckpointError, match=r"missing from it, e\.g\. backbone\..*unexpected"):
         load_checkpoint_checked(segformer, dacs_ckpt)  # SegFormer config + DACS checkpoint
+    hrda = _uda_model("hrda_cracks_cpu.py")
+    with pytest.raises(CheckpointError, match=r"does not fit.*missing.*attention_decoder"):
+        load_checkpoint_checked(hrda, dacs_ckpt)  # HRDA config + DACS checkpoint
     teacher_eval = _uda_model("dacs_cracks_cpu.py", **{"model.eval_model": "teacher"})
     with pytest.raises(CheckpointError, match=r"missing from it, e\.g\. teacher\."):
         load_checkpoint_checked(teacher_eval, so_ckpt)  # teacher of a source-only checkpoint
@@ -375,6 +387,23 @@ def test_user_errors_end_in_one_line(tmp_path, crack_dataset):
     proc = run_tool("train.py", *train_args(str(tmp_path / "w"), 4), "--resume", ckpt,
                     data_root=crack_dataset)
     assert_one_line_error(proc, "iter_3.pth", "truncated")
+
+
+def test_predict_reports_a_broken_checkpoint_in_one_line(tmp_path, capsys):
+    sys.path.insert(0, REPO)
+    from mmseg_uda.utils import run_tool
+    from tools import predict as predict_tool
+
+    ckpt = str(tmp_path / "model.pth")
+    open(ckpt, "wb").close()
+    image = str(tmp_path / "a.png")
+    cv2.imwrite(image, np.zeros((32, 32, 3), np.uint8))
+    status = run_tool(predict_tool.main, "tools/predict.py",
+                      [CPU_CONFIG, ckpt, image, "--out", str(tmp_path / "out"), "--no-progress",
+                       "--cfg-options", *cfg_options()])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and err[-1].startswith("tools/predict.py: error: checkpoint ")
+    assert "model.pth" in err[-1] and "empty (0 bytes)" in err[-1]
 
 
 def test_run_tool_prints_user_errors_and_keeps_bugs(capsys):
