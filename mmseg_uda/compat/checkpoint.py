@@ -201,7 +201,8 @@ def load_checkpoint_checked(model: torch.nn.Module, filename: str, strict: bool 
     """Load a checkpoint into ``model``; by default refuse one that does not fit it.
 
     Args:
-        model (nn.Module): the model (a DDP wrapper is unwrapped).
+        model (nn.Module): the model (a DDP wrapper or a TTA model is unwrapped, as
+            MMEngine's loader does).
         filename (str): the checkpoint (a Runner checkpoint or ``{'state_dict': ...}``).
         strict (bool): raise :class:`CheckpointError` naming the first missing / unexpected
             keys when the checkpoint does not fit. False loads what fits and reports the rest.
@@ -212,10 +213,12 @@ def load_checkpoint_checked(model: torch.nn.Module, filename: str, strict: bool 
         dict: ``strict``, ``missing``, ``unexpected``, ``ignored`` (key lists) and ``meta``
         (the checkpoint's meta, or ``{}``).
     """
-    from mmengine.model import is_model_wrapper
+    from mmengine.model import BaseTTAModel, is_model_wrapper
     from mmengine.runner.checkpoint import load_state_dict
 
-    module = model.module if is_model_wrapper(model) else model
+    module = model
+    while is_model_wrapper(module) or isinstance(module, BaseTTAModel):  # as MMEngine does
+        module = module.module
     ckpt = load_from_trusted_local(filename, map_location=map_location)
     state_dict = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state_dict, dict) or not all(

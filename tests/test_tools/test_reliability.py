@@ -302,6 +302,18 @@ def test_strict_loading_of_mismatched_checkpoints(tmp_path):
     assert info["missing"] and all(k.startswith("teacher.") for k in info["missing"])
 
 
+def test_strict_loading_unwraps_a_tta_model(tmp_path):
+    from mmseg.models import SegTTAModel
+
+    trained, fresh = tiny_segmentor(seed=0), tiny_segmentor(seed=1)
+    ckpt = str(tmp_path / "seg.pth")
+    torch.save({"state_dict": trained.state_dict(), "meta": {}}, ckpt)
+    tta = SegTTAModel(module=fresh)  # tools/test.py --tta evaluates through such a wrapper
+    info = load_checkpoint_checked(tta, ckpt)
+    assert not info["missing"] and not info["unexpected"]
+    assert torch.equal(fresh.decode_head.conv_seg.weight, trained.decode_head.conv_seg.weight)
+
+
 def test_test_tool_refuses_a_checkpoint_of_another_config(tmp_path, crack_dataset):
     dacs = _uda_model("dacs_cracks_cpu.py")
     ckpt = str(tmp_path / "dacs.pth")
