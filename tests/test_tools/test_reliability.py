@@ -118,6 +118,37 @@ def test_non_finite_loss_stops_the_run_and_keeps_good_checkpoints(tmp_path, crac
     assert "Iter(val)" not in proc.stdout  # no final validation of a NaN model
 
 
+def test_non_finite_guard_counts_consecutive_steps_only():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from mmseg_uda.engine.hooks import NonFiniteGuardHook
+    from mmseg_uda.utils import NonFiniteError
+
+    model = torch.nn.Linear(2, 2)
+    runner = SimpleNamespace(model=model, iter=0, work_dir="w",
+                             message_hub=MessageHub.get_instance("non_finite_guard_test"))
+    guard = NonFiniteGuardHook(patience=2)
+    nan, ok = {"loss": torch.tensor(float("nan")), "decode.acc": 1.0}, {"loss": torch.tensor(1.)}
+    for step, outputs in enumerate([nan, ok, nan, ok]):  # never two in a row: no stop
+        runner.iter = step
+        guard.after_train_iter(runner, step, outputs=outputs)
+    runner.iter = 4
+    guard.after_train_iter(runner, 4, outputs=nan)
+    runner.iter = 5
+    with pytest.raises(NonFiniteError,
+                       match=r"iteration 6: .*since iteration 5 \(loss terms loss\)"):
+        guard.after_train_iter(runner, 5, outputs=nan)
+    with torch.no_grad():
+        model.weight[0, 0] = float("inf")  # finite loss, non-finite weights (a NaN gradient)
+    guard = NonFiniteGuardHook(patience=1)
+    with pytest.raises(NonFiniteError, match="parameters weight"):
+        guard.after_train_iter(runner, 6, outputs=ok)
+    with pytest.raises(ValueError, match="patience"):
+        NonFiniteGuardHook(patience=0)
+
+
 # --- row 3: kill -9 the moment a checkpoint is written -------------------------------------
 class Killed(BaseException):
     """Stands for SIGKILL in the middle of writing a file."""

@@ -37,13 +37,15 @@ def non_finite_tensors(model: torch.nn.Module, limit: int = 5) -> list:
     """Names of (up to ``limit``) parameters / floating buffers holding NaN or Inf."""
     if is_model_wrapper(model):
         model = model.module
-    bad = []
-    for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            bad.append(name)
-            if len(bad) >= limit:
-                break
-    return bad
+    named = [(name, t) for name, t in list(model.named_parameters()) +
+             list(model.named_buffers()) if t.is_floating_point() and t.numel()]
+    if not named:
+        return []
+    with torch.no_grad():
+        finite = torch.stack([torch.isfinite(t).all() for _, t in named])
+        if bool(finite.all()):  # one device synchronisation in the common case
+            return []
+        return [name for (name, _), ok in zip(named, finite.tolist()) if not ok][:limit]
 
 
 def fsync_replace(tmp_path: str, final_path: str) -> None:
