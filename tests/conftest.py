@@ -1,9 +1,12 @@
 import os
 import sys
+import tempfile
 
 # Tiny models: OpenMP threads only contend (4x slower on a busy 2-core machine). Set before
 # torch is imported; the tools the tests start inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The dataset check cache (DefectDataset) of the tests' generated folders: not in ~/.cache.
+os.environ.setdefault("MMSEG_UDA_CACHE_DIR", tempfile.mkdtemp(prefix="mmseg_uda_test_cache_"))
 
 import pytest  # noqa: E402
 

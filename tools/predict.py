@@ -35,6 +35,7 @@ from mmseg_uda.apis import (  # noqa: E402
     prepare_output_dir,
     resolve_thresholds,
 )
+from mmseg_uda.utils import add_debug_flag, run_tool  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -68,6 +69,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.stride is not None and args.window is None:
         parser.error("--stride needs --window")
@@ -109,4 +111,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main, "tools/predict.py"))

@@ -13,12 +13,17 @@ and ``tile_level`` verdict counts (false alarms on defect-free tiles), the confu
 (raw and row-normalised) and provenance; and the same as Markdown tables beside it
 (``report.json`` -> ``report.md``) unless ``--md`` names another file.
 ``--per-image-csv`` adds one row per image. See ``docs/tools.md``.
+
+The checkpoint must fit the config's model (strict loading; ``--non-strict`` loads what fits
+and records the mismatch in the report). User errors end in one line and exit status 1
+(``--debug``: traceback). See docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os.path as osp
 import sys
 
@@ -28,10 +33,13 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.compat.checkpoint import load_checkpoint_checked  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
+    add_debug_flag,
     default_work_dir,
     finish_distributed,
     load_config,
+    run_tool,
     set_local_rank,
     setup_cpu_distributed,
 )
@@ -69,7 +77,11 @@ def parse_args(argv=None):
                         default="none", help="job launcher")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation "
                         "(needs tta_model and tta_pipeline in the config)")
+    parser.add_argument("--non-strict", action="store_true",
+                        help="load a checkpoint that does not fit the config's model (missing "
+                             "or unexpected keys); the report records what did not load")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     set_local_rank(args.local_rank)
     return args
@@ -130,7 +142,7 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded below, strictly (the Runner would accept any checkpoint)
     cfg.resume = False
 
     if args.show or args.show_dir:
@@ -155,13 +167,32 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
+    loaded = load_checkpoint_checked(runner.model, args.checkpoint, strict=not args.non_strict)
+    if args.non_strict and (loaded["missing"] or loaded["unexpected"]):
+        print(f"[tools/test.py] warning: --non-strict: {len(loaded['missing'])} model key(s) "
+              f"not in the checkpoint, {len(loaded['unexpected'])} checkpoint key(s) unused",
+              file=sys.stderr)
     metrics = runner.test()
     if runner.rank == 0:
+        record_loading(args, loaded)
         summary = ", ".join(f"{k}: {v:.2f}" for k, v in metrics.items()
                             if isinstance(v, float) and "." not in k)
         print(f"[tools/test.py] {summary}" + (f" -> {args.out}" if args.out else ""))
     finish_distributed()
 
 
+def record_loading(args, loaded: dict) -> None:
+    """Add how the checkpoint was loaded to the JSON report (``checkpoint_loading``)."""
+    if not args.out or not osp.isfile(args.out):
+        return
+    with open(args.out, encoding="utf-8") as f:
+        report = json.load(f)
+    report["checkpoint_loading"] = dict(
+        strict=loaded["strict"], missing_keys=loaded["missing"],
+        unexpected_keys=loaded["unexpected"], ignored_teacher_keys=len(loaded["ignored"]))
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(run_tool(main, "tools/test.py"))

@@ -3,6 +3,10 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
     torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch   # multi-GPU (or CPU/gloo)
+
+One run per work dir (a lock file with host and PID); ``--resume`` continues from the newest
+complete checkpoint of the work dir. User errors end in one line and exit status 1
+(``--debug``: traceback). See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -20,12 +24,18 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401  (applies the stack fixes before mmseg is imported)
+from mmseg_uda.compat.checkpoint import check_loadable  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
+    WorkDirLock,
+    add_debug_flag,
     check_schedule,
     default_work_dir,
     enable_amp,
+    find_resume_checkpoint,
     finish_distributed,
     load_config,
+    process_rank,
+    run_tool,
     set_local_rank,
     setup_cpu_distributed,
 )
@@ -52,6 +62,7 @@ def parse_args(argv=None):
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
                         default="none", help="job launcher")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     set_local_rank(args.local_rank)
     return args
@@ -75,17 +86,46 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    if args.resume is not None and args.resume != "auto" and not osp.isfile(args.resume):
+        raise SystemExit(f"--resume: checkpoint not found: {args.resume!r}")
+    # Rank 0 owns the work dir: it alone writes checkpoints, so it alone takes the lock.
+    lock = WorkDirLock(cfg.work_dir) if process_rank(args.launcher) == 0 else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        train(cfg, args)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def select_resume(cfg, resume: str) -> None:
+    """Point ``cfg`` at the checkpoint ``--resume`` continues from (``'auto'``: the work dir's
+    newest complete one), or start a new run when the work dir holds none."""
+    if resume != "auto":
+        check_loadable(resume)
+        cfg.resume, cfg.load_from = True, resume
+        return
+    path, notes = find_resume_checkpoint(cfg.work_dir)
+    for note in notes:
+        print_log(f"--resume: {note}", logger="current", level=30)
+    if path is None:
+        print_log(f"--resume: no checkpoint in {cfg.work_dir!r}; starting a new run",
+                  logger="current", level=30)
+        cfg.resume = False
+        return
+    print_log(f"--resume: continuing from {path}", logger="current")
+    cfg.resume, cfg.load_from = True, path
+
+
+def train(cfg, args) -> None:
     guard_existing_run(cfg.work_dir, args.resume, args.overwrite)
     check_schedule(cfg)
     if args.amp:
         dtype = enable_amp(cfg)
         print_log(f"AMP enabled: autocast to {dtype}", logger="current")
     if args.resume is not None:
-        cfg.resume = True
-        if args.resume != "auto":
-            if not osp.isfile(args.resume):
-                raise SystemExit(f"--resume: checkpoint not found: {args.resume!r}")
-            cfg.load_from = args.resume
+        select_resume(cfg, args.resume)
     elif cfg.get("load_from") and not osp.isfile(cfg.load_from):
         raise SystemExit(f"load_from: checkpoint not found: {cfg.load_from!r}")
     setup_cpu_distributed(cfg, args.launcher)
@@ -96,4 +136,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_tool(main, "tools/train.py"))

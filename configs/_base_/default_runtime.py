@@ -1,5 +1,5 @@
 # Runtime shared by every config: mmseg registries (scope), this package's registrations,
-# iteration-based logging, checkpoints and visualisation.
+# iteration-based logging, crash-safe checkpoints, the NaN guard and visualisation.
 default_scope = 'mmseg'
 # Registers DefectDataset, DefectMetric, the UDA models and hooks into mmseg's registries,
 # after applying the stack fixes (mmcv.ops fallback for mmcv-lite, torch>=2.6 checkpoints).
@@ -23,7 +23,13 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3),
+    # SafeCheckpointHook: MMEngine's CheckpointHook, but each file is written to a temporary
+    # name, fsynced and renamed, old ones are rotated out only after that, `last_checkpoint`
+    # is relative to the work dir, and a checkpoint with NaN/Inf weights is never written.
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3),
+    # Stops the run (exit status 1, one line naming the iteration and the loss terms) after
+    # `patience` consecutive iterations with a non-finite loss or non-finite weights.
+    non_finite=dict(type='NonFiniteGuardHook', patience=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
 )

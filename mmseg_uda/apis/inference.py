@@ -37,10 +37,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..compat.checkpoint import load_checkpoint_checked
 from ..datasets.defect_dataset import default_palette
 from ..utils import load_config
 from .files import load_image
@@ -73,7 +73,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
     Raises:
         FileNotFoundError: missing config or checkpoint file (named in the message).
-        RuntimeError: a checkpoint whose weights do not fit the model of the config.
+        CheckpointError: a broken checkpoint, or one whose weights do not fit the model
+            of the config (teacher weights of a DACS checkpoint are ignored).
     """
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
@@ -93,13 +94,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     model = MODELS.build(model_cfg)
     meta = {}
     if checkpoint is not None:
-        try:
-            ckpt = load_checkpoint(model, checkpoint, map_location="cpu", strict=True,
-                                   logger="silent")
-        except RuntimeError as exc:
-            raise RuntimeError(f"checkpoint {checkpoint!r} does not fit the model of the config "
-                               f"(wrong config for this checkpoint?): {exc}") from exc
-        meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
+        # strict, except teacher weights of a DACS checkpoint predicted through its student
+        meta = load_checkpoint_checked(model, checkpoint, strict=True)["meta"]
     model.cfg = cfg
     model.dataset_meta = _dataset_meta(cfg, meta, _num_classes(model))
     return model.to(device).eval()

@@ -15,6 +15,9 @@ is wrong named in the message.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
@@ -62,19 +65,97 @@ def _read_split(path: str) -> List[str]:
     return names
 
 
-def _image_size(path: str, decode: bool) -> Tuple[int, int]:
-    """(height, width) of an image; raises DatasetError naming the file if unreadable."""
+def _image_size(path: str, loader=None) -> Tuple[int, int]:
+    """(height, width) of an image; raises DatasetError naming the file if unreadable.
+
+    Args:
+        path (str): the image file.
+        loader: the pipeline's image loader (``read(path)`` decodes the file exactly as
+            training will); None reads only the header.
+    """
+    if loader is not None:
+        try:
+            img = loader.read(path)
+        except DatasetError:
+            raise
+        except Exception as exc:  # file-system errors of the loader's backend
+            raise DatasetError(f"unreadable image file {path!r}: {exc}") from exc
+        return int(img.shape[0]), int(img.shape[1])
     try:
-        if decode:
-            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise OSError("OpenCV could not decode it")
-            return int(img.shape[0]), int(img.shape[1])
         with Image.open(path) as im:
             width, height = im.size
         return int(height), int(width)
     except Exception as exc:  # PIL raises many types for broken files
         raise DatasetError(f"unreadable image file {path!r}: {exc}") from exc
+
+
+class CheckCache:
+    """Results of the file checks of one dataset folder, valid while a file's size and mtime
+    stay the same: ``<cache dir>/dataset_check/<hash of the folder>.json``.
+
+    The cache dir is ``$MMSEG_UDA_CACHE_DIR`` or ``~/.cache/mmseg_uda``. A cache that cannot
+    be read or written is ignored (the check then decodes every file, as without it).
+
+    Args:
+        data_root (str): the dataset folder.
+        signature (str): how images are decoded (loader settings); entries of another
+            signature are not used.
+    """
+
+    VERSION = 1
+
+    def __init__(self, data_root: str, signature: str) -> None:
+        root = os.environ.get("MMSEG_UDA_CACHE_DIR") or osp.join(
+            osp.expanduser("~"), ".cache", "mmseg_uda")
+        digest = hashlib.sha1(osp.abspath(data_root).encode()).hexdigest()[:16]
+        self.path = osp.join(root, "dataset_check", f"{digest}.json")
+        self.signature = signature
+        self.entries: Dict[str, dict] = {}
+        self.hits = 0
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            if data.get("version") == self.VERSION and data.get("signature") == signature:
+                self.entries = dict(data.get("entries", {}))
+        self._new: Dict[str, dict] = {}
+
+    @staticmethod
+    def _stamp(path: str) -> List[int]:
+        st = os.stat(path)
+        return [int(st.st_size), int(st.st_mtime_ns)]
+
+    def get(self, path: str) -> Optional[dict]:
+        """The cached result of ``path`` if the file did not change since, else None."""
+        entry = self.entries.get(osp.abspath(path))
+        if entry is None:
+            return None
+        try:
+            if entry.get("stamp") != self._stamp(path):
+                return None
+        except OSError:
+            return None
+        self.hits += 1
+        return entry
+
+    def put(self, path: str, **result) -> None:
+        with contextlib.suppress(OSError):
+            self._new[osp.abspath(path)] = dict(result, stamp=self._stamp(path))
+
+    def save(self) -> None:
+        """Write the cache atomically (temporary file + rename); errors are ignored."""
+        if not self._new:
+            return
+        self.entries.update(self._new)
+        self._new = {}
+        try:
+            os.makedirs(osp.dirname(self.path), exist_ok=True)
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(dict(version=self.VERSION, signature=self.signature,
+                               entries=self.entries), f)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
 
 
 def _read_mask(path: str) -> np.ndarray:
@@ -106,8 +187,12 @@ class DefectDataset(BaseSegDataset):
         validate (str): what is checked when the dataset is built: ``'full'`` decodes every
             image and mask (sizes, mask values, unreadable files), ``'header'`` reads image
             headers only and decodes the masks, ``'none'`` checks only that files exist.
-            Default: ``'full'``.
+            ``'full'`` decodes images with the pipeline's own ``LoadImageFromFile``, so an
+            image that passes loads in training. Default: ``'full'``.
         num_workers (int): threads used for validation. Default: 4.
+        check_cache (bool): remember the result of the check of every file (keyed by its
+            size and modification time, see :class:`CheckCache`) so that later runs on the
+            same folder decode only new or changed files. Default: True.
         metainfo (dict, optional): ``classes`` (tuple of names, background first) and
             ``palette`` (list of RGB triplets). Default: binary crack data.
         **kwargs: the remaining arguments of :class:`mmseg.datasets.BaseSegDataset`
@@ -118,7 +203,8 @@ class DefectDataset(BaseSegDataset):
 
     def __init__(self, data_root: str, split: Optional[str] = None, img_dir: str = "images",
                  mask_dir: str = "masks", with_masks: bool = True, validate: str = "full",
-                 num_workers: int = 4, metainfo: Optional[dict] = None, **kwargs) -> None:
+                 num_workers: int = 4, metainfo: Optional[dict] = None,
+                 check_cache: bool = True, **kwargs) -> None:
         if validate not in VALIDATE_LEVELS:
             raise ValueError(f"validate must be one of {VALIDATE_LEVELS}, got {validate!r}")
         for key in ("ann_file", "data_prefix", "img_suffix", "seg_map_suffix"):
@@ -146,6 +232,7 @@ class DefectDataset(BaseSegDataset):
         self.with_masks = bool(with_masks)
         self.validate = validate
         self.num_workers = max(1, int(num_workers))
+        self.check_cache = bool(check_cache)
         super().__init__(data_root=data_root, ann_file=self.split, metainfo=metainfo,
                          data_prefix=dict(img_path=img_dir,
                                           seg_map_path=mask_dir if with_masks else None),
@@ -220,19 +307,49 @@ class DefectDataset(BaseSegDataset):
         return data_list
 
     # ------------------------------------------------------------------ checks
-    def _check_one(self, info: dict) -> Optional[np.ndarray]:
+    def image_loader(self):
+        """The pipeline's image loader (what training decodes images with).
+
+        The first transform of the pipeline with a ``read(path)`` method (the project's
+        ``LoadImageFromFile``), else a default ``LoadImageFromFile``.
+        """
+        from .transforms.loading import LoadImageFromFile  # late: transforms import this module
+
+        for transform in getattr(self.pipeline, "transforms", []):
+            if callable(getattr(transform, "read", None)):
+                return transform
+        return LoadImageFromFile()
+
+    def _check_one(self, info: dict, loader=None,
+                   cache: Optional[CheckCache] = None) -> Optional[np.ndarray]:
         """Check one sample; return the mask's class histogram (or None without masks)."""
         if self.validate == "none":
             return None
-        size = _image_size(info["img_path"], decode=self.validate == "full")
+        img_path = info["img_path"]
+        cached = cache.get(img_path) if cache is not None else None
+        if cached is not None:
+            size = tuple(cached["shape"])
+        else:
+            size = _image_size(img_path, loader if self.validate == "full" else None)
+            if cache is not None and self.validate == "full":
+                cache.put(img_path, shape=list(size))
         if not self.with_masks:
             return None
-        mask = _read_mask(info["seg_map_path"])
-        if mask.shape[:2] != size:
+        mask_path = info["seg_map_path"]
+        cached = cache.get(mask_path) if cache is not None else None
+        if cached is not None:
+            mask_size = tuple(cached["shape"])
+            hist = np.zeros(256, np.int64)
+            for value, count in cached["hist"].items():
+                hist[int(value)] = count
+        else:
+            mask = _read_mask(mask_path)
+            mask_size = mask.shape[:2]
+            hist = np.bincount(mask.ravel(), minlength=256)
+        if mask_size != size:
             raise DatasetError(
-                f"mask {info['seg_map_path']!r} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its "
-                f"image {info['img_path']!r} is {size[1]}x{size[0]}")
-        hist = np.bincount(mask.ravel(), minlength=256)
+                f"mask {mask_path!r} is {mask_size[1]}x{mask_size[0]} (WxH) but its "
+                f"image {img_path!r} is {size[1]}x{size[0]}")
         num_classes = len(self._metainfo["classes"])
         bad = [v for v in np.flatnonzero(hist) if num_classes <= v < 255]
         if bad:
@@ -240,13 +357,27 @@ class DefectDataset(BaseSegDataset):
                 f"mask {info['seg_map_path']!r} has values {[int(v) for v in bad]} outside the "
                 f"{num_classes} classes {tuple(self._metainfo['classes'])} (allowed: "
                 f"0..{num_classes - 1} and 255 = ignore)")
+        if cache is not None and cached is None:
+            cache.put(mask_path, shape=list(mask_size),
+                      hist={str(v): int(hist[v]) for v in np.flatnonzero(hist)})
         return hist
 
     def _check_files(self, data_list: Sequence[dict]) -> None:
         if self.validate == "none":
             return
-        with ThreadPoolExecutor(max_workers=self.num_workers) as pool:
-            hists = list(pool.map(self._check_one, data_list))
+        loader = self.image_loader() if self.validate == "full" else None
+        cache = None
+        if self.check_cache:
+            signature = repr(loader) if loader is not None else "header"
+            cache = CheckCache(self.data_root, f"{self.validate}|{signature}")
+        try:
+            with ThreadPoolExecutor(max_workers=self.num_workers) as pool:
+                hists = list(pool.map(lambda info: self._check_one(info, loader, cache),
+                                      data_list))
+        finally:
+            if cache is not None:
+                cache.save()  # the files checked so far stay valid after an error
+        cached = f" ({cache.hits} file checks from the cache)" if cache and cache.hits else ""
         if self.with_masks:
             total = np.sum([h for h in hists if h is not None], axis=0)
             num_classes = len(self._metainfo["classes"])
@@ -261,7 +392,8 @@ class DefectDataset(BaseSegDataset):
             summary = ", ".join(f"{c}={f:.4f}" for c, f in
                                 zip(self._metainfo["classes"], freq))
             print_log(f"{type(self).__name__} {self.data_root!r} split={self.split or 'all'}: "
-                      f"{len(data_list)} images, pixel fractions {summary}", logger="current")
+                      f"{len(data_list)} images, pixel fractions {summary}{cached}",
+                      logger="current")
         else:
             print_log(f"{type(self).__name__} {self.data_root!r} split={self.split or 'all'}: "
-                      f"{len(data_list)} unlabeled images", logger="current")
+                      f"{len(data_list)} unlabeled images{cached}", logger="current")

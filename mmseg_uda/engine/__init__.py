@@ -1,6 +1,7 @@
 """Hooks and runner utilities registered into mmseg's registries."""
 
-from .hooks import RankConsistencyHook, UDADebugHook
+from .hooks import NonFiniteGuardHook, RankConsistencyHook, SafeCheckpointHook, UDADebugHook
 from .optimizers import TrainableOptimWrapperConstructor
 
-__all__ = ["RankConsistencyHook", "TrainableOptimWrapperConstructor", "UDADebugHook"]
+__all__ = ["NonFiniteGuardHook", "RankConsistencyHook", "SafeCheckpointHook",
+           "TrainableOptimWrapperConstructor", "UDADebugHook"]

@@ -1,5 +1,6 @@
-"""Helpers shared by the tools: config loading and checks."""
+"""Helpers shared by the tools: config loading and checks, errors, work dirs."""
 
+from .cli import add_debug_flag, run_tool
 from .config import (
                      ConfigKeyError,
                      check_cfg_options,
@@ -12,9 +13,13 @@ from .config import (
                      set_local_rank,
                      setup_cpu_distributed,
 )
+from .errors import CheckpointError, NonFiniteError, UserError, WorkDirLockedError
+from .work_dir import WorkDirLock, find_resume_checkpoint, process_rank
 
 __all__ = [
-    "ConfigKeyError", "check_cfg_options", "check_schedule", "check_top_level_keys",
-    "default_work_dir", "enable_amp", "finish_distributed", "load_config", "set_local_rank",
+    "CheckpointError", "ConfigKeyError", "NonFiniteError", "UserError", "WorkDirLock",
+    "WorkDirLockedError", "add_debug_flag", "check_cfg_options", "check_schedule",
+    "check_top_level_keys", "default_work_dir", "enable_amp", "find_resume_checkpoint",
+    "finish_distributed", "load_config", "process_rank", "run_tool", "set_local_rank",
     "setup_cpu_distributed",
 ]

@@ -8,7 +8,9 @@ from .factory import (
                       RandomOcclusion,
                       RandomSpecularHighlight,
 )
+from .loading import LoadImageFromFile
 from .rescale import RandomRescale
 
-__all__ = ["RandomRescale", "RandomJPEGCompression", "RandomLighting", "RandomLowContrast",
+__all__ = ["LoadImageFromFile", "RandomRescale",
+           "RandomJPEGCompression", "RandomLighting", "RandomLowContrast",
            "RandomMotionBlur", "RandomOcclusion", "RandomSpecularHighlight"]

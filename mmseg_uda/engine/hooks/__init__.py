@@ -1,4 +1,6 @@
+from .non_finite_guard_hook import NonFiniteGuardHook
 from .rank_consistency_hook import RankConsistencyHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 from .uda_debug_hook import UDADebugHook
 
-__all__ = ["RankConsistencyHook", "UDADebugHook"]
+__all__ = ["NonFiniteGuardHook", "RankConsistencyHook", "SafeCheckpointHook", "UDADebugHook"]

@@ -28,6 +28,8 @@ from typing import Callable, Dict, Iterable, List, Match, Optional, Tuple
 import torch
 from torch import Tensor
 
+from ...compat.checkpoint import diagnose_file
+
 StateDict = Dict[str, Tensor]
 
 
@@ -51,17 +53,25 @@ def read_state_dict(path: str, allow_pickle: bool = False) -> StateDict:
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f"MiT weight file not found: {path!r}")
+    if osp.getsize(path) == 0:
+        raise MiTWeightsError(f"cannot read weight file {path!r}: {diagnose_file(path)}")
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
-        return dict(load_file(path, device="cpu"))
+        try:
+            return dict(load_file(path, device="cpu"))
+        except Exception as exc:  # SafetensorError on truncated / foreign files
+            raise MiTWeightsError(f"cannot read weight file {path!r}: not a complete "
+                                  f"safetensors file ({exc})") from exc
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except Exception as exc:  # UnpicklingError, EOFError, RuntimeError on corrupt files
-        hint = "" if allow_pickle else (
-            " If it is a training checkpoint you trust (it pickles Python objects besides "
-            "tensors), convert it with tools/convert_weights.py --allow-pickle.")
-        raise MiTWeightsError(f"cannot read weight file {path!r}: {exc}.{hint}") from exc
+        reason = diagnose_file(path, exc)
+        hint = ""
+        if not allow_pickle and reason.startswith("it pickles Python objects"):
+            hint = (" If it is a training checkpoint you trust, convert it with "
+                    "tools/convert_weights.py --allow-pickle.")
+        raise MiTWeightsError(f"cannot read weight file {path!r}: {reason}.{hint}") from exc
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
