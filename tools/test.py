@@ -37,6 +37,7 @@ from mmseg_uda.compat.checkpoint import load_checkpoint_checked  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
     add_debug_flag,
     default_work_dir,
+    exit_tool,
     finish_distributed,
     load_config,
     run_tool,
@@ -195,4 +196,4 @@ def record_loading(args, loaded: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_tool(main, "tools/test.py"))
+    exit_tool(run_tool(main, "tools/test.py"))

@@ -31,6 +31,7 @@ from mmseg_uda.utils import (  # noqa: E402
     check_schedule,
     default_work_dir,
     enable_amp,
+    exit_tool,
     find_resume_checkpoint,
     finish_distributed,
     load_config,
@@ -136,4 +137,4 @@ def train(cfg, args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_tool(main, "tools/train.py"))
+    exit_tool(run_tool(main, "tools/train.py"))

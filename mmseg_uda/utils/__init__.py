@@ -8,6 +8,7 @@ from .config import (
                      check_top_level_keys,
                      default_work_dir,
                      enable_amp,
+                     exit_tool,
                      finish_distributed,
                      load_config,
                      set_local_rank,
@@ -19,7 +20,7 @@ from .work_dir import WorkDirLock, find_resume_checkpoint, process_rank
 __all__ = [
     "CheckpointError", "ConfigKeyError", "NonFiniteError", "UserError", "WorkDirLock",
     "WorkDirLockedError", "add_debug_flag", "check_cfg_options", "check_schedule",
-    "check_top_level_keys", "default_work_dir", "enable_amp", "find_resume_checkpoint",
+    "check_top_level_keys", "default_work_dir", "enable_amp", "exit_tool", "find_resume_checkpoint",
     "finish_distributed", "load_config", "process_rank", "run_tool", "set_local_rank",
     "setup_cpu_distributed",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import os.path as osp
+import sys
 from typing import Any, Iterable, List, Optional
 
 import torch
@@ -184,9 +185,34 @@ def finish_distributed() -> None:
     """
     import torch.distributed as dist
 
+    global _DISTRIBUTED_FINISHED
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        _DISTRIBUTED_FINISHED = True
+
+
+_DISTRIBUTED_FINISHED = False
+
+
+def exit_tool(status: int) -> None:
+    """Exit a tool with ``status``; after a finished distributed run, skip interpreter teardown.
+
+    Destroying the process group (:func:`finish_distributed`) made the gloo shutdown abort rare
+    but not impossible: a rank still died now and then with "terminate called without an active
+    exception" while C++ threads were torn down, after every file had been written, and torchrun
+    then reported the run as failed. After a distributed run that ended normally the streams and
+    log handlers are flushed and closed and the process leaves with ``os._exit``, which runs no
+    C++ destructors. Anything else exits normally (``sys.exit``).
+    """
+    if _DISTRIBUTED_FINISHED:
+        import logging
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(int(status or 0))
+    sys.exit(status)
 
 
 def set_local_rank(local_rank: int) -> None:
