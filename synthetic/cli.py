@@ -1,4 +1,4 @@
-"""Command line: ``python -m synthetic {generate,list,sheet}``.
+"""Command line: ``python -m synthetic {generate,merge,list,sheet}``.
 
 Examples::
 
@@ -8,6 +8,8 @@ Examples::
         --size 640x480 --seed 1 --out data/synth_metal
     python -m synthetic generate --type crack --style lab --disable distractors,noise \\
         --num 100 --size 256 --seed 0 --out /tmp/ablation
+    python -m synthetic generate --type crack --num 2000 --seed 0 --shard 0/2 --out part0
+    python -m synthetic merge part0 part1 --out data/synthetic_cracks   # see synthetic/shard.py
     python -m synthetic list
     python -m synthetic sheet --out docs/images/styles.png
 """
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 
 from .compose import check_disable, check_style, check_types, parse_size
 from .defects import defect_names, get_defect
+from .shard import merge_shards, parse_shard
 from .styles import DEFAULT_STYLE, FEATURES, STYLES
 from .version import __version__
 from .writer import IMAGE_FORMATS, generate_dataset
@@ -107,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. --style pavement --enable branching,jagged,rims,spalls,dust,"
                         "fading,empty_images: pavement as of generator 1.0.0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--shard", type=_wrap(parse_shard), metavar="I/N",
+                   help="render only images k with k %% N == I (0 <= I < N), for N machines; "
+                        "put the folders together with 'merge'")
+    m = sub.add_parser("merge", help="merge the folders of 'generate --shard I/N' into one "
+                                     "dataset (byte-identical to an unsharded run)")
+    m.add_argument("shards", nargs="+", help="the shard folders (each I of N once)")
+    m.add_argument("--out", required=True, help="output folder (must be empty or new)")
+    m.add_argument("--overwrite", action="store_true", help="replace a dataset in --out")
 
     sub.add_parser("list", help="list defect types, styles and switchable features")
 
@@ -159,6 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_image(args.out, grid)
         print(f"wrote {args.out} ({grid.shape[1]}x{grid.shape[0]})")
         return 0
+    if args.command == "merge":
+        try:
+            meta = merge_shards(args.shards, args.out, overwrite=args.overwrite)
+        except (FileExistsError, NotADirectoryError, ValueError) as exc:
+            parser.error(str(exc))
+        print(f"merged {len(args.shards)} shards: {len(meta['images'])} images -> {args.out}")
+        return 0
     try:
         meta = generate_dataset(
             args.out,
@@ -175,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             disable=args.disable,
             enable=args.enable,
             progress=not args.quiet,
+            shard=parse_shard(args.shard) if args.shard else None,
         )
     except (FileExistsError, NotADirectoryError, ValueError) as exc:
         parser.error(str(exc))
@@ -182,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ninterrupted; partial image/mask pairs removed from {args.out}",
               file=sys.stderr)
         return 130
-    n = meta["args"]["num"]
+    n = len(meta["images"])
     rate = n / max(meta["_elapsed_s"], 1e-9)
     print(f"wrote {n} images to {args.out} ({meta['splits']['train']} train, "
           f"{meta['splits']['val']} val) in {meta['_elapsed_s']:.1f} s ({rate:.1f} images/s)")

@@ -36,6 +36,7 @@ from .compose import (
     resolve_features,
 )
 from .preview import contact_sheet, write_image
+from .shard import SHARD_KEY, parse_shard, shard_indices
 from .styles import DEFAULT_STYLE, get_style
 from .version import __version__
 
@@ -265,6 +266,7 @@ def generate_dataset(
     disable: str | Iterable[str] | None = (),
     enable: str | Iterable[str] | None = (),
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Generate a labelled dataset folder.
 
@@ -295,6 +297,9 @@ def generate_dataset(
         enable: Features the style leaves off (``Style.off``) to switch back on,
             recorded in ``meta.json``. Default none.
         progress: Show a tqdm progress bar with ETA on stderr. Default True.
+        shard: ``(i, n)``: render only the images ``k`` with ``k % n == i`` (split files of
+            the whole set, a ``shard`` entry in ``meta.json``); ``synthetic.shard.merge_shards``
+            puts the ``n`` folders together (:mod:`synthetic.shard`). Default None (all).
 
     Returns:
         The content of ``meta.json`` as a dictionary, plus ``"_elapsed_s"``: the wall
@@ -326,16 +331,20 @@ def generate_dataset(
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
 
+    if shard is not None:
+        shard = parse_shard(f"{shard[0]}/{shard[1]}")
+        if preview:
+            raise ValueError("preview with a shard: generate the preview of the merged set")
     digits = max(6, len(str(num - 1)))
     names = [str(i).zfill(digits) for i in range(num)]
     jobs = [(seed, i, names_t, (h, w), style, tuple(sorted(off)), tuple(sorted(on)), fmt)
-            for i in range(num)]
+            for i in shard_indices(num, shard)]
     per_image: dict[str, Any] = {}
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=num, unit="img", desc=f"synthetic {style}", dynamic_ncols=True)
+        bar = tqdm(total=len(jobs), unit="img", desc=f"synthetic {style}", dynamic_ncols=True)
     t0 = time.perf_counter()
     results = _results(jobs, workers)
     try:
@@ -380,6 +389,8 @@ def generate_dataset(
         "splits": {"train": len(train), "val": len(val)},
         "images": per_image,
     }
+    if shard is not None:
+        meta[SHARD_KEY] = {"index": shard[0], "count": shard[1]}
     _atomic_text(out / "meta.json", meta_json(meta))
     if preview:
         write_preview(out, names[: min(8, num)], fmt)

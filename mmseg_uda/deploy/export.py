@@ -99,9 +99,10 @@ def preprocessing_constants(model: nn.Module) -> dict:
     if getattr(dp, "test_cfg", None):
         raise ExportError(f"data_preprocessor.test_cfg={dp.test_cfg} pads images at test time; "
                           "the ONNX export supports unpadded test inputs only")
-    return dict(mean=[float(v) for v in dp.mean.flatten()],
-                std=[float(v) for v in dp.std.flatten()],
-                bgr_to_rgb=bool(getattr(dp, "_channel_conversion", False)))
+    # float32 buffers: their shortest decimal form gives the config's numbers back
+    return dict(mean=[float(str(np.float32(v))) for v in dp.mean.flatten().tolist()],
+                std=[float(str(np.float32(v))) for v in dp.std.flatten().tolist()],
+                bgr_to_rgb=bool(getattr(dp, "channel_conversion", False)))
 
 
 def fixed_size_reason(model: nn.Module) -> Optional[str]:
