@@ -2,38 +2,18 @@
 bad checkpoints / sizes, and the metadata the runner reads."""
 
 import json
-import os.path as osp
 
 import numpy as np
 import onnx
 import pytest
 import torch
-from reports_helpers import load_tool
 
-from helpers import REPO, TINY_MODEL, draw_sample
+from deploy_helpers import HRDA, SEGFORMER, SIZE, TINY_HRDA, _images
+from helpers import TINY_MODEL
 from mmseg_uda.apis import init_model
 from mmseg_uda.deploy import METADATA_KEY, OnnxSegmentor
 from mmseg_uda.deploy.export import ExportError, export_onnx, export_with_parity
-
-SEGFORMER = osp.join(REPO, "configs/segformer/segformer_mit-b0_4x1k_cracks-256_cpu.py")
-HRDA = osp.join(REPO, "configs/hrda/hrda_daformer_mit-b0_4x1k_cracks-256_cpu.py")
-# a tiny MiT for the supervised HRDA config; detail windows 32 at stride 16 and an outer
-# 64x64 window at stride 32: a 64x96 image runs 2 outer windows of 3 detail windows each
-TINY_HRDA = {
-    "model.backbone.embed_dims": 8,
-    "model.backbone.num_layers": [1, 1, 1, 1],
-    "model.decode_head.decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.decoder.embed_dims": 16,
-    "model.decode_head.decoder.channels": 16,
-    "model.decode_head.attention_decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.attention_decoder.embed_dims": 16,
-    "model.decode_head.attention_decoder.channels": 16,
-    "model.detail_crop_size": [32, 32],
-    "model.detail_stride": [16, 16],
-    "model.test_cfg.crop_size": [64, 64],
-    "model.test_cfg.stride": [32, 32],
-}
-SIZE = (64, 96)
+from reports_helpers import load_tool
 
 
 @pytest.fixture(autouse=True)
@@ -42,14 +22,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def _images(num=2, seed=0, size=SIZE):
-    """Generated crack images with a colour cast (so that the channel order matters)."""
-    rng = np.random.default_rng(seed)
-    cast = np.array([0.8, 1.0, 1.2])
-    return [(draw_sample(rng, size)[0] * cast).clip(0, 255).astype(np.uint8)
-            for _ in range(num)]
 
 
 def _options(opts):
