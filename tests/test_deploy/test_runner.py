@@ -100,3 +100,15 @@ def test_runner_bad_inputs(exported, tmp_path):
     proc = _run_blocked([str(not_onnx), str(other), "--out", str(tmp_path / "p")],
                         cwd=str(tmp_path))
     assert proc.returncode != 0 and "ONNX Runtime cannot load" in proc.stderr
+
+
+def test_benchmark_deploy_tool(exported, tmp_path):
+    from reports_helpers import load_tool
+
+    result = load_tool("benchmark_deploy").main([
+        SEGFORMER, "--images", str(exported["folder"] / "0*.png"), "--num", "2",
+        "--work-dir", str(tmp_path), "--cfg-options",
+        *[f"{k}={v}".replace(" ", "") for k, v in TINY_MODEL.items()]])
+    assert result["images"] == 2 and result["size"] == list(SIZE)
+    assert result["pytorch_img_per_s"] > 0 and result["onnxruntime_img_per_s"] > 0
+    assert result["parity_max_abs_prob_diff"] < 1e-4
