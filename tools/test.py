@@ -4,7 +4,8 @@
                          [--per-image-csv per_image.csv] [--tolerance-px 2]
                          [--tolerances 0 1 2 3 5] [--verdict-min-area 16] [--tile-size 64]
                          [--show-dir DIR]
-                         [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...] [--tta]
+                         [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+                         [--tta [SCALE ...]]
 
 ``--out`` writes the metrics as JSON (percent): ``mIoU``, ``aAcc``, ``mF1``, ``mDice``,
 ``mTolerantF1``, ``per_class.<name>`` with ``IoU``, ``precision``, ``recall``, ``F1``, ``Dice``,

@@ -14,6 +14,7 @@ import torch
 from deploy_helpers import SEGFORMER, SIZE, _images
 from helpers import REPO, TINY_MODEL
 from mmseg_uda.apis import init_model, predict_files
+from mmseg_uda.deploy import Thresholds
 from mmseg_uda.deploy.export import export_with_parity
 
 BLOCKED = ("torch", "torchvision", "mmengine", "mmseg", "mmcv", "timm")
@@ -65,8 +66,9 @@ def test_runner_writes_what_predict_writes(exported, tmp_path):
     # both at a low pixel threshold so that the random tiny model finds regions
     ref = predict_files(exported["model"], sorted(str(p) for p in exported["folder"].iterdir()),
                         str(tmp_path / "torch"), progress=False,
-                        thresholds=__import__("mmseg_uda.deploy", fromlist=["Thresholds"])
-                        .Thresholds(pixel_threshold=0.45, min_area=4, source="test"))
+                        thresholds=Thresholds(pixel_threshold=0.45, min_area=4,
+                                              source="command line (pixel_threshold, min_area) "
+                                                     "over defaults"))
     proc = _run_blocked([exported["onnx"], str(exported["folder"]), "--out",
                          str(tmp_path / "onnx"), "--pixel-threshold", "0.45", "--min-area", "4",
                          "--no-progress"], cwd=str(tmp_path))
@@ -74,6 +76,7 @@ def test_runner_writes_what_predict_writes(exported, tmp_path):
     assert "4 predicted" in proc.stdout and "broken.png" in proc.stderr
     mine = json.loads((tmp_path / "onnx" / "predictions.json").read_text())
     assert mine["summary"] == ref["summary"] and mine["classes"] == ref["classes"]
+    assert mine["thresholds"] == ref["thresholds"]
     assert any(e["regions"] for e in ref["images"]), "the test needs some defect regions"
     for a, b in zip(mine["images"], ref["images"]):
         assert (a["name"], a["verdict"], a["defect_pixels"]) == \
