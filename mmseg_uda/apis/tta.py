@@ -143,6 +143,10 @@ def tta_config(cfg, scales: Optional[Sequence[float]] = None) -> None:
         ]
     if not cfg.get("tta_model"):
         cfg.tta_model = dict(type="DefectTTAModel")
+    # The Runner gives a model dict without a data_preprocessor the config's top-level one, and
+    # BaseTTAModel passes it on to the wrapped model, replacing the model's own (a DACS model
+    # needs its UDASegDataPreProcessor): hand the model's own on explicitly.
+    cfg.tta_model.setdefault("data_preprocessor", cfg.model.get("data_preprocessor"))
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model

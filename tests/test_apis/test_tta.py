@@ -8,9 +8,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from helpers import CPU_CONFIG, TINY_MODEL
+from helpers import CPU_CONFIG, REPO, TINY_MODEL
 from mmseg_uda.apis import init_model, predict_image
 from mmseg_uda.apis.tta import tta_config, tta_outputs, tta_settings
+
+DACS_CPU = f"{REPO}/configs/dacs_cracks_cpu.py"
 
 
 class _AsymmetricSegmentor(nn.Module):
@@ -81,3 +83,25 @@ def test_tta_settings_and_config_errors():
         dict(type="LoadImageFromFile"), dict(type="Resize", scale=(64, 64))]))))
     with pytest.raises(ValueError, match="already resizes"):
         tta_config(resized)
+
+
+def test_tta_config_keeps_a_uda_models_own_preprocessor():
+    """The Runner hands the top-level data_preprocessor (mmseg's) to a model dict without one;
+    the DACS model wrapped for TTA must keep its UDASegDataPreProcessor."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from mmseg_uda.utils import load_config
+
+    cfg = load_config(DACS_CPU, {"model.segmentor.backbone.embed_dims": 8,
+                                 "model.segmentor.backbone.num_layers": [1, 1, 1, 1],
+                                 "model.segmentor.decode_head.in_channels": [8, 16, 40, 64],
+                                 "model.segmentor.decode_head.channels": 16})
+    assert cfg.data_preprocessor.type == "SegDataPreProcessor"  # what the Runner would add
+    tta_config(cfg)
+    model_cfg = cfg.model.copy()
+    model_cfg.setdefault("data_preprocessor", cfg.data_preprocessor)  # Runner.__init__
+    init_default_scope("mmseg")
+    model = MODELS.build(model_cfg)
+    assert type(model).__name__ == "DefectTTAModel"
+    assert type(model.module.data_preprocessor).__name__ == "UDASegDataPreProcessor"
