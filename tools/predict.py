@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         tta = None if args.tta is None else tta_settings(args.tta)
-        rank, _, device = init_predict_distributed(args.launcher, args.device)
+        _, _, args.device = init_predict_distributed(args.launcher, args.device)
         paths = list_images(args.input, recursive=args.recursive)
         thresholds = resolve_thresholds(args.checkpoint, args.calibration,
                                         args.pixel_threshold, args.min_area)
@@ -103,24 +103,22 @@ def main(argv=None) -> int:
         prepare_output_dir_distributed(args.out, args.overwrite)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"[tools/predict.py] error: {exc}") from None
-    if rank == 0:
-        print(f"[tools/predict.py] {len(paths)} image(s); thresholds: pixel "
-              f"{thresholds.pixel_threshold:g}, min area {thresholds.min_area} px "
-              f"({thresholds.source})")
-    model = init_model(args.config, args.checkpoint, device=device,
+    print(f"[tools/predict.py] {len(paths)} image(s); thresholds: pixel "
+          f"{thresholds.pixel_threshold:g}, min area {thresholds.min_area} px "
+          f"({thresholds.source})")
+    model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
     result = predict_files_distributed(
-        model, paths, args.out, thresholds=thresholds, window=args.window, stride=args.stride,
+        model, paths, args.out, thresholds, window=args.window, stride=args.stride,
         save_images=not args.no_images, save_panels=args.panels,
         progress=not args.no_progress, tta=tta,
         meta=dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                   input=args.input),
         log=lambda msg: print(f"[tools/predict.py] {msg}", file=sys.stderr))
     s = result["summary"]
-    if rank == 0:
-        print(f"[tools/predict.py] {s['num_images']} predicted: {s['num_defect']} defect, "
-              f"{s['num_ok']} OK; {s['num_errors']} skipped -> "
-              f"{osp.join(args.out, 'predictions.json')}")
+    print(f"[tools/predict.py] {s['num_images']} predicted: {s['num_defect']} defect, "
+          f"{s['num_ok']} OK; {s['num_errors']} skipped -> "
+          f"{osp.join(args.out, 'predictions.json')}")
     finish_distributed()
     return 0 if s["num_images"] else 1
 

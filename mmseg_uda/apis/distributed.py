@@ -8,6 +8,7 @@ writes one ``predictions.json`` / ``verdicts.csv`` for the whole run (images in 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -16,6 +17,7 @@ import torch.nn as nn
 from ..deploy.files import unique_stems
 from ..deploy.outputs import merge_summaries, write_summary
 from .batch import predict_files
+from .thresholds import Thresholds
 
 
 def init_predict_distributed(launcher: str, device: str) -> Tuple[int, int, str]:
@@ -27,7 +29,8 @@ def init_predict_distributed(launcher: str, device: str) -> Tuple[int, int, str]
             rank takes ``cuda:LOCAL_RANK``).
 
     Returns:
-        tuple: ``(rank, world_size, device)``.
+        tuple: ``(rank, world_size, device)``. Ranks other than 0 print nothing on stdout
+        from here on (their errors still go to stderr).
 
     Raises:
         ValueError: another launcher, or torchrun's environment missing (named).
@@ -51,12 +54,14 @@ def init_predict_distributed(launcher: str, device: str) -> Tuple[int, int, str]
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
+    if dist.get_rank() != 0:  # one report on stdout, from rank 0; errors still on stderr
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
     return dist.get_rank(), dist.get_world_size(), device
 
 
 def predict_files_distributed(model: nn.Module, paths: Sequence[str], out_dir: str,
-                              progress: bool = True, meta: Optional[dict] = None,
-                              **kwargs) -> dict:
+                              thresholds: Optional[Thresholds] = None, progress: bool = True,
+                              meta: Optional[dict] = None, **kwargs) -> dict:
     """:func:`~mmseg_uda.apis.predict_files` split over the ranks of the process group.
 
     Without an initialised process group this is ``predict_files``. Every rank returns the
@@ -66,6 +71,7 @@ def predict_files_distributed(model: nn.Module, paths: Sequence[str], out_dir: s
         model (nn.Module): this rank's model.
         paths (Sequence[str]): all image files (the same list on every rank).
         out_dir (str): the common output folder.
+        thresholds (Thresholds, optional): verdict thresholds. Default: ``Thresholds()``.
         progress (bool): progress bar on rank 0. Default: True.
         meta (dict, optional): extra top-level entries of the JSON. Default: None.
         **kwargs: the other arguments of ``predict_files`` (thresholds, window, tta, ...).
@@ -73,10 +79,12 @@ def predict_files_distributed(model: nn.Module, paths: Sequence[str], out_dir: s
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
-        return predict_files(model, paths, out_dir, progress=progress, meta=meta, **kwargs)
+        return predict_files(model, paths, out_dir, thresholds, progress=progress, meta=meta,
+                             **kwargs)
     rank, world = dist.get_rank(), dist.get_world_size()
     meta = dict(meta or {}, distributed=dict(world_size=world, split="paths[rank::world_size]"))
-    part = predict_files(model, list(paths)[rank::world], out_dir, progress=progress and rank == 0,
+    part = predict_files(model, list(paths)[rank::world], out_dir, thresholds,
+                         progress=progress and rank == 0,
                          meta=meta, names=unique_stems(paths), write_summary_files=False,
                          **kwargs)
     parts = [None] * world
