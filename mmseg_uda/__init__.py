@@ -5,13 +5,29 @@ Importing the package first applies the stack fixes of :mod:`mmseg_uda.compat` (
 ``pkg_resources``), then registers the project's datasets, transforms, models, metrics and hooks
 into mmseg's registries. Configs load it with
 ``custom_imports=dict(imports=['mmseg_uda'], allow_failed_imports=False)``.
+
+On a deployment machine without torch, MMEngine or MMSeg (a line PC with numpy, OpenCV and
+onnxruntime only) the package imports without doing either, so that :mod:`mmseg_uda.deploy`
+(the ONNX runner) works; the training / inference modules then raise ImportError on use.
 """
 
-from . import compat
+import importlib.util as _importlib_util
 
-COMPAT_STATE = compat.apply()
+from .version import __version__
 
-from . import datasets, engine, evaluation, models  # noqa: E402  (after compat, by design)
-from .version import __version__  # noqa: E402
+# The packages without which only mmseg_uda.deploy can work (nothing of them is imported here).
+MISSING_FOR_TRAINING = tuple(name for name in ("torch", "mmengine", "mmseg")
+                             if _importlib_util.find_spec(name) is None)
 
-__all__ = ["COMPAT_STATE", "__version__", "datasets", "engine", "evaluation", "models"]
+if MISSING_FOR_TRAINING:
+    COMPAT_STATE = None
+    __all__ = ["COMPAT_STATE", "MISSING_FOR_TRAINING", "__version__"]
+else:
+    from . import compat
+
+    COMPAT_STATE = compat.apply()
+
+    from . import datasets, engine, evaluation, models  # noqa: E402  (after compat, by design)
+
+    __all__ = ["COMPAT_STATE", "MISSING_FOR_TRAINING", "__version__", "datasets", "engine",
+               "evaluation", "models"]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m synthetic {generate,list,sheet}``.
+"""Command line: ``python -m synthetic {generate,merge,list,sheet}``.
 
 Examples::
 
@@ -14,6 +14,8 @@ Examples::
         --out data/synth_fitted
     python -m synthetic generate --style style.json --backgrounds data/my_photos \
         --backgrounds-split train.txt --num 600 --size 480x320 --out data/synth_in_photos
+    python -m synthetic generate --type crack --num 2000 --seed 0 --shard 0/2 --out part0
+    python -m synthetic merge part0 part1 --out data/synthetic_cracks   # see synthetic/shard.py
     python -m synthetic list
     python -m synthetic sheet --out docs/images/styles.png
 """
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 
 from .compose import check_disable, check_style, check_types, parse_size
 from .defects import defect_names, get_defect
+from .shard import merge_shards, parse_shard
 from .styles import DEFAULT_STYLE, FEATURES, STYLES
 from .version import __version__
 from .writer import IMAGE_FORMATS, generate_dataset
@@ -129,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ignore-threshold", type=float, default=0.5,
                    help="defect probability threshold of --ignore-from (default: 0.5)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--shard", type=_wrap(parse_shard), metavar="I/N",
+                   help="render only images k with k %% N == I (0 <= I < N), for N machines; "
+                        "put the folders together with 'merge'")
+    m = sub.add_parser("merge", help="merge the folders of 'generate --shard I/N' into one "
+                                     "dataset (byte-identical to an unsharded run)")
+    m.add_argument("shards", nargs="+", help="the shard folders (each I of N once)")
+    m.add_argument("--out", required=True, help="output folder (must be empty or new)")
+    m.add_argument("--overwrite", action="store_true", help="replace a dataset in --out")
 
     f = sub.add_parser("fit-style", help="fit a style file to unlabeled target photos",
                        description="Measure brightness, contrast, colour balance, illumination "
@@ -225,6 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "fit-style":
         return _fit_style(parser, args)
+    if args.command == "merge":
+        try:
+            meta = merge_shards(args.shards, args.out, overwrite=args.overwrite)
+        except (FileExistsError, NotADirectoryError, ValueError) as exc:
+            parser.error(str(exc))
+        print(f"merged {len(args.shards)} shards: {len(meta['images'])} images -> {args.out}")
+        return 0
     try:
         meta = generate_dataset(
             args.out,
@@ -246,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ignore_masks=args.ignore_masks,
             ignore_from=args.ignore_from,
             ignore_threshold=args.ignore_threshold,
+            shard=parse_shard(args.shard) if args.shard else None,
         )
     except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError,
             KeyError) as exc:
@@ -254,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ninterrupted; partial image/mask pairs removed from {args.out}",
               file=sys.stderr)
         return 130
-    n = meta["args"]["num"]
+    n = len(meta["images"])
     rate = n / max(meta["_elapsed_s"], 1e-9)
     print(f"wrote {n} images to {args.out} ({meta['splits']['train']} train, "
           f"{meta['splits']['val']} val) in {meta['_elapsed_s']:.1f} s ({rate:.1f} images/s)")

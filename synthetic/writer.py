@@ -37,6 +37,7 @@ from .compose import (
     style_object,
 )
 from .preview import contact_sheet, write_image
+from .shard import SHARD_KEY, parse_shard, shard_indices
 from .styles import DEFAULT_STYLE, STYLES, Style, style_to_dict
 from .version import __version__
 
@@ -277,6 +278,7 @@ def generate_dataset(
     ignore_masks: str | Path | None = None,
     ignore_from: Sequence[str] | None = None,
     ignore_threshold: float = 0.5,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Generate a labelled dataset folder.
 
@@ -318,6 +320,9 @@ def generate_dataset(
             defect probability above ``ignore_threshold``, dilated by 2 px, becomes the ignore
             masks (written to ``ignore_masks/`` in the output folder).
         ignore_threshold: Probability threshold of ``ignore_from``. Default 0.5.
+        shard: ``(i, n)``: render only the images ``k`` with ``k % n == i`` (split files of
+            the whole set, a ``shard`` entry in ``meta.json``); ``synthetic.shard.merge_shards``
+            puts the ``n`` folders together (:mod:`synthetic.shard`). Default None (all).
 
     Returns:
         The content of ``meta.json`` as a dictionary, plus ``"_elapsed_s"``: the wall
@@ -351,6 +356,10 @@ def generate_dataset(
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"image format must be one of {', '.join(IMAGE_FORMATS)}, "
                          f"got {image_format!r}")
+    if shard is not None:
+        shard = parse_shard(f"{shard[0]}/{shard[1]}")
+        if preview:
+            raise ValueError("preview with a shard: generate the preview of the merged set")
     if (ignore_masks or ignore_from) and not backgrounds:
         raise ValueError("ignore masks apply to background photos: pass backgrounds too")
     if ignore_masks and ignore_from:
@@ -382,13 +391,13 @@ def generate_dataset(
     digits = max(6, len(str(num - 1)))
     names = [str(i).zfill(digits) for i in range(num)]
     jobs = [(seed, i, names_t, (h, w), job_style, tuple(sorted(off)), tuple(sorted(on)), fmt,
-             bgs) for i in range(num)]
+             bgs) for i in shard_indices(num, shard)]
     per_image: dict[str, Any] = {}
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=num, unit="img", desc=f"synthetic {style_obj.name}",
+        bar = tqdm(total=len(jobs), unit="img", desc=f"synthetic {style_obj.name}",
                    dynamic_ncols=True)
     t0 = time.perf_counter()
     results = _results(jobs, workers)
@@ -454,6 +463,8 @@ def generate_dataset(
     meta.update({
         "images": per_image,
     })
+    if shard is not None:
+        meta[SHARD_KEY] = {"index": shard[0], "count": shard[1]}
     _atomic_text(out / "meta.json", meta_json(meta))
     if preview:
         write_preview(out, names[: min(8, num)], fmt)

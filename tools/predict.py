@@ -4,6 +4,7 @@
                             [--calibration calibration.json] [--pixel-threshold P]
                             [--min-area PX] [--window PX [--stride PX]] [--panels]
                             [--no-images] [--recursive] [--device cpu|cuda:0]
+                            [--tta [SCALE ...]] [--launcher none|pytorch]
                             [--cfg-options k=v ...]
 
 INPUT is an image file, a folder (its images; ``--recursive`` for sub-folders) or a quoted glob
@@ -15,6 +16,11 @@ Thresholds: ``--pixel-threshold`` / ``--min-area`` > ``--calibration FILE`` >
 ``calibration.json`` beside the checkpoint (written by tools/calibrate.py) > defaults (0.5, 16 px).
 Unreadable files are listed under ``errors`` and skipped. Exit status 1 if no image could be
 predicted. See docs/tools.md.
+
+``--tta`` averages the probabilities of the image and its horizontal flip (at each ``SCALE``,
+default 1). ``torchrun --nproc_per_node=N tools/predict.py ... --launcher pytorch`` splits the
+images over N processes (GPUs with ``--device cuda``, else CPU) and writes one summary
+(docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -28,14 +34,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import DictAction  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.apis import (  # noqa: E402
-    init_model,
-    list_images,
-    predict_files,
-    prepare_output_dir,
-    resolve_thresholds,
+from mmseg_uda.apis import init_model, list_images, resolve_thresholds  # noqa: E402
+from mmseg_uda.apis.distributed import (  # noqa: E402
+    init_predict_distributed,
+    predict_files_distributed,
+    prepare_output_dir_distributed,
 )
-from mmseg_uda.utils import add_debug_flag, run_tool  # noqa: E402
+from mmseg_uda.apis.tta import tta_settings  # noqa: E402
+from mmseg_uda.utils import add_debug_flag, exit_tool, finish_distributed, run_tool  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -67,6 +73,11 @@ def parse_args(argv=None):
     parser.add_argument("--recursive", action="store_true", help="search sub-folders of INPUT")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tta", nargs="*", type=float, metavar="SCALE",
+                        help="test-time augmentation: average the probabilities of the image "
+                             "and its horizontal flip at each SCALE (default: 1)")
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
+                        help="split the images over the processes of torchrun")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction,
                         help="override config settings, key=value")
     add_debug_flag(parser)
@@ -83,12 +94,14 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        tta = None if args.tta is None else tta_settings(args.tta)
+        _, _, args.device = init_predict_distributed(args.launcher, args.device)
         paths = list_images(args.input, recursive=args.recursive)
         thresholds = resolve_thresholds(args.checkpoint, args.calibration,
                                         args.pixel_threshold, args.min_area)
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(f"checkpoint file not found: {args.checkpoint!r}")
-        prepare_output_dir(args.out, args.overwrite)
+        prepare_output_dir_distributed(args.out, args.overwrite)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"[tools/predict.py] error: {exc}") from None
     print(f"[tools/predict.py] {len(paths)} image(s); thresholds: pixel "
@@ -96,10 +109,10 @@ def main(argv=None) -> int:
           f"({thresholds.source})")
     model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
-    result = predict_files(
+    result = predict_files_distributed(
         model, paths, args.out, thresholds, window=args.window, stride=args.stride,
         save_images=not args.no_images, save_panels=args.panels,
-        progress=not args.no_progress,
+        progress=not args.no_progress, tta=tta,
         meta=dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                   input=args.input),
         log=lambda msg: print(f"[tools/predict.py] {msg}", file=sys.stderr))
@@ -107,8 +120,9 @@ def main(argv=None) -> int:
     print(f"[tools/predict.py] {s['num_images']} predicted: {s['num_defect']} defect, "
           f"{s['num_ok']} OK; {s['num_errors']} skipped -> "
           f"{osp.join(args.out, 'predictions.json')}")
+    finish_distributed()
     return 0 if s["num_images"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(run_tool(main, "tools/predict.py"))
+    exit_tool(run_tool(main, "tools/predict.py"))

@@ -4,7 +4,8 @@
                          [--per-image-csv per_image.csv] [--tolerance-px 2]
                          [--tolerances 0 1 2 3 5] [--verdict-min-area 16] [--tile-size 64]
                          [--show-dir DIR]
-                         [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...] [--tta]
+                         [--work-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+                         [--tta [SCALE ...]]
 
 ``--out`` writes the metrics as JSON (percent): ``mIoU``, ``aAcc``, ``mF1``, ``mDice``,
 ``mTolerantF1``, ``per_class.<name>`` with ``IoU``, ``precision``, ``recall``, ``F1``, ``Dice``,
@@ -33,6 +34,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.apis.tta import tta_config  # noqa: E402
 from mmseg_uda.compat.checkpoint import load_checkpoint_checked  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
     add_debug_flag,
@@ -76,8 +78,10 @@ def parse_args(argv=None):
         help="override config settings, key=value; misspelt keys are refused")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
                         default="none", help="job launcher")
-    parser.add_argument("--tta", action="store_true", help="test-time augmentation "
-                        "(needs tta_model and tta_pipeline in the config)")
+    parser.add_argument("--tta", nargs="*", type=float, metavar="SCALE",
+                        help="test-time augmentation: the image and its horizontal flip at "
+                             "each SCALE (default: 1), probabilities averaged; a config's own "
+                             "tta_model / tta_pipeline win")
     parser.add_argument("--non-strict", action="store_true",
                         help="load a checkpoint that does not fit the config's model (missing "
                              "or unexpected keys); the report records what did not load")
@@ -157,12 +161,11 @@ def main(argv=None):
             hooks.visualization.wait_time = args.wait_time
         if args.show_dir:
             cfg.visualizer.save_dir = args.show_dir
-    if args.tta:
-        if not cfg.get("tta_model") or not cfg.get("tta_pipeline"):
-            raise SystemExit("--tta needs tta_model and tta_pipeline in the config")
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
+    if args.tta is not None:
+        try:
+            tta_config(cfg, args.tta)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
 
     configure_report(cfg, args)
     setup_cpu_distributed(cfg, args.launcher)

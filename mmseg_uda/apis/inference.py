@@ -42,15 +42,11 @@ from mmseg.structures import SegDataSample
 
 from ..compat.checkpoint import load_checkpoint_checked
 from ..datasets.defect_dataset import default_palette
+from ..deploy.outputs import inspect_probabilities
 from ..utils import load_config
 from .files import load_image
-from .postprocess import (
-    defect_probability,
-    defect_regions,
-    image_verdict,
-    threshold_mask,
-)
 from .thresholds import Thresholds
+from .tta import tta_outputs
 
 Box = Tuple[int, int, int, int]
 
@@ -235,7 +231,8 @@ def sliding_windows(height: int, width: int, window: int, stride: int) -> List[B
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, img: np.ndarray, window: Optional[int] = None,
-                   stride: Optional[int] = None) -> Dict[str, torch.Tensor]:
+                   stride: Optional[int] = None,
+                   tta: Optional[dict] = None) -> Dict[str, torch.Tensor]:
     """Logits (and attention) of one image, optionally tiled by a sliding window.
 
     Args:
@@ -245,6 +242,9 @@ def predict_logits(model: nn.Module, img: np.ndarray, window: Optional[int] = No
             the model's own test mode) and overlapping logits are averaged. None predicts the
             whole image at once. Default: None.
         stride (int, optional): step between tiles in pixels. Default: ``window // 2``.
+        tta (dict, optional): test-time augmentation ``dict(flips=..., scales=...)`` of
+            every tile (see :func:`~mmseg_uda.apis.tta.tta_outputs`); the logits are then the
+            log of the averaged probabilities. Default: None (no augmentation).
 
     Returns:
         dict[str, torch.Tensor]: ``'logits'`` (1, C, H, W) and optionally ``'attention'``
@@ -252,8 +252,12 @@ def predict_logits(model: nn.Module, img: np.ndarray, window: Optional[int] = No
     """
     height, width = img.shape[:2]
     inputs = preprocess(model, img)
+
+    def outputs(x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return tta_outputs(model, x, **tta) if tta else inference_outputs(model, x)
+
     if window is None:
-        out = inference_outputs(model, inputs)
+        out = outputs(inputs)
     else:
         stride = stride or max(1, window // 2)
         boxes = sliding_windows(inputs.shape[-2], inputs.shape[-1], window, stride)
@@ -261,7 +265,7 @@ def predict_logits(model: nn.Module, img: np.ndarray, window: Optional[int] = No
         count = inputs.new_zeros((1, 1) + tuple(inputs.shape[-2:]))
         for y1, y2, x1, x2 in boxes:
             tile = inputs[..., y1:y2, x1:x2]
-            for key, value in inference_outputs(model, tile).items():
+            for key, value in outputs(tile).items():
                 if key not in sums:
                     sums[key] = value.new_zeros(value.shape[:2] + tuple(inputs.shape[-2:]))
                 sums[key][..., y1:y2, x1:x2] += value
@@ -283,7 +287,7 @@ def attention_map(attention: torch.Tensor, num_classes: int,
 
 def predict_image(model: nn.Module, img: Union[str, np.ndarray],
                   thresholds: Optional[Thresholds] = None, window: Optional[int] = None,
-                  stride: Optional[int] = None) -> dict:
+                  stride: Optional[int] = None, tta: Optional[dict] = None) -> dict:
     """Mask, probabilities, defect regions and OK / defect verdict of one image.
 
     Args:
@@ -294,12 +298,14 @@ def predict_image(model: nn.Module, img: Union[str, np.ndarray],
             :func:`~mmseg_uda.apis.resolve_thresholds` to read a calibration file.
         window (int, optional): tile the image with this window side (pixels). Default: None.
         stride (int, optional): tile step (pixels). Default: ``window // 2``.
+        tta (dict, optional): test-time augmentation settings (see :func:`predict_logits`).
+            Default: None.
 
     Returns:
         dict: ``mask`` (H, W) uint8 class ids; ``probs`` (C, H, W) float32 softmax;
         ``defect_prob`` (H, W) float32 = 1 − p(background); ``attention`` (H, W) float32 or
         None; ``regions`` (list of dicts, see
-        :func:`~mmseg_uda.apis.postprocess.defect_regions`, only those of at least
+        :func:`~mmseg_uda.deploy.postprocess.defect_regions`, only those of at least
         ``min_area`` pixels); ``verdict`` (``'defect'`` or ``'OK'``); ``score`` dict with
         ``max_defect_prob`` and ``largest_region_area`` (pixels); ``defect_pixels``;
         ``thresholds`` (dict); ``height``, ``width``.
@@ -307,20 +313,10 @@ def predict_image(model: nn.Module, img: Union[str, np.ndarray],
     thresholds = thresholds or Thresholds()
     if isinstance(img, str):
         img = load_image(img)
-    out = predict_logits(model, img, window=window, stride=stride)
+    out = predict_logits(model, img, window=window, stride=stride, tta=tta)
     probs = torch.softmax(out["logits"], dim=1)[0].numpy().astype(np.float32)
     classes = list(model.dataset_meta["classes"])
-    mask = threshold_mask(probs, thresholds.pixel_threshold)
-    all_regions = defect_regions(mask, probs, classes, min_area=1)
-    regions = [r for r in all_regions if r["area"] >= thresholds.min_area]
-    verdict = image_verdict(regions, thresholds.min_area)
-    defect_prob = defect_probability(probs)
     attention = out.get("attention")
-    return dict(
-        mask=mask, probs=probs, defect_prob=defect_prob,
-        attention=None if attention is None else attention_map(attention, len(classes)),
-        regions=regions, verdict=verdict,
-        score=dict(max_defect_prob=round(float(defect_prob.max()), 4),
-                   largest_region_area=all_regions[0]["area"] if all_regions else 0),
-        defect_pixels=int((mask > 0).sum()), thresholds=thresholds.to_dict(),
-        height=int(img.shape[0]), width=int(img.shape[1]))
+    return inspect_probabilities(
+        probs, classes, thresholds,
+        attention=None if attention is None else attention_map(attention, len(classes)))

@@ -4,9 +4,9 @@ import json
 import os.path as osp
 
 import pytest
-from reports_helpers import load_tool, run_tool, tiny_run
 
 from mmseg_uda.apis import load_calibration
+from reports_helpers import load_tool, run_tool, tiny_run
 
 
 @pytest.fixture(scope="module")

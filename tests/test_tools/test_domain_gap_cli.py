@@ -5,6 +5,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+
 from reports_helpers import load_tool, run_tool, tiny_run
 
 

@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+
 from reports_helpers import load_tool, run_tool, tiny_run
 
 

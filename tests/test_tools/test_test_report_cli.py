@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+
 from reports_helpers import load_tool, run_tool, tiny_run
 
 

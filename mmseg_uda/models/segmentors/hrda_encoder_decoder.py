@@ -207,7 +207,9 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
     def _context_input(self, x: Tensor) -> Tensor:
         if self.context_scale == 1.0:
             return x
-        size = (round(x.shape[-2] * self.context_scale), round(x.shape[-1] * self.context_scale))
+        # int(): under the ONNX exporter's tracer the sizes are tensors, which round() refuses
+        size = (round(int(x.shape[-2]) * self.context_scale),
+                round(int(x.shape[-1]) * self.context_scale))
         return resize(x, size=size, mode="bilinear", align_corners=self.align_corners,
                       warning=False)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .crop_boxes import CropBox
@@ -75,13 +77,18 @@ def merge_windows(windows: Tensor, boxes: Sequence[CropBox], out_size: Sequence[
         Tensor: (N, C, H', W') averaged outputs (every cell must be covered by a window).
     """
     num = windows.shape[0] // len(boxes)
-    out = windows.new_zeros((num, windows.shape[1], *out_size))
-    count = windows.new_zeros((1, 1, *out_size))
+    height, width = (int(v) for v in out_size)
+    out = None
+    # No in-place writes into slices: the ONNX exporter's tracer (tools/export_onnx.py) lost
+    # them (all-NaN output); zero-padding each window to the frame and summing traces exactly.
+    count = np.zeros((1, 1, height, width), np.float32)  # a constant of the box layout
     for k, box in enumerate(boxes):
         cell = box.scaled(scale) if scale != 1.0 else box
-        cell.crop(out).add_(windows[k * num:(k + 1) * num])
-        cell.crop(count).add_(1)
-    if bool((count == 0).any()):
+        placed = F.pad(windows[k * num:(k + 1) * num],
+                       (cell.x1, width - cell.x2, cell.y1, height - cell.y2))
+        out = placed if out is None else out + placed
+        count[..., cell.y1:cell.y2, cell.x1:cell.x2] += 1
+    if (count == 0).any():
         raise ValueError(f"windows {list(map(tuple, boxes))} leave parts of a {tuple(out_size)} "
                          "frame uncovered")
-    return out / count
+    return out / torch.from_numpy(count).to(device=out.device, dtype=out.dtype)

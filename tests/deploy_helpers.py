@@ -1,0 +1,37 @@
+"""Shared by the tests of mmseg_uda.deploy: configs, tiny model options, coloured test images."""
+
+import os.path as osp
+
+import numpy as np
+
+from helpers import REPO, draw_sample
+
+SEGFORMER = osp.join(REPO, "configs/segformer/segformer_mit-b0_4x1k_cracks-256_cpu.py")
+HRDA = osp.join(REPO, "configs/hrda/hrda_daformer_mit-b0_4x1k_cracks-256_cpu.py")
+# a tiny MiT for the supervised HRDA config; detail windows 32 at stride 16 and an outer
+# 64x64 window at stride 32: a 64x96 image runs 2 outer windows of 3 detail windows each
+TINY_HRDA = {
+    "model.backbone.embed_dims": 8,
+    "model.backbone.num_layers": [1, 1, 1, 1],
+    "model.decode_head.decoder.in_channels": [8, 16, 40, 64],
+    "model.decode_head.decoder.embed_dims": 16,
+    "model.decode_head.decoder.channels": 16,
+    "model.decode_head.attention_decoder.in_channels": [8, 16, 40, 64],
+    "model.decode_head.attention_decoder.embed_dims": 16,
+    "model.decode_head.attention_decoder.channels": 16,
+    "model.detail_crop_size": [32, 32],
+    "model.detail_stride": [16, 16],
+    "model.test_cfg.crop_size": [64, 64],
+    "model.test_cfg.stride": [32, 32],
+}
+SIZE = (64, 96)
+
+
+def _images(num=2, seed=0, size=SIZE):
+    """Generated crack images with a colour cast (so that the channel order matters)."""
+    rng = np.random.default_rng(seed)
+    cast = np.array([0.8, 1.0, 1.2])
+    return [(draw_sample(rng, size)[0] * cast).clip(0, 255).astype(np.uint8)
+            for _ in range(num)]
+
+

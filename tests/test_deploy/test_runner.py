@@ -1,0 +1,117 @@
+"""python -m mmseg_uda.deploy.predict: imports without torch / MMEngine / MMSeg, and writes the
+verdicts, regions and masks that tools/predict.py writes for the same model and images."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from deploy_helpers import SEGFORMER, SIZE, _images
+from helpers import REPO, TINY_MODEL
+from mmseg_uda.apis import init_model, predict_files
+from mmseg_uda.deploy import Thresholds
+from mmseg_uda.deploy.export import export_with_parity
+
+BLOCKED = ("torch", "torchvision", "mmengine", "mmseg", "mmcv", "timm")
+# Blocks the heavy packages (any import of them raises ImportError), then runs the runner.
+BLOCK = ("import sys\n"
+         f"for name in {BLOCKED!r}:\n"
+         "    sys.modules[name] = None\n"
+         "import runpy\n"
+         "sys.argv = ['mmseg_uda.deploy.predict'] + sys.argv[1:]\n"
+         "runpy.run_module('mmseg_uda.deploy.predict', run_name='__main__')\n")
+
+
+def _run_blocked(args, cwd):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-c", BLOCK, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_runner_imports_with_torch_blocked(tmp_path):
+    code = ("import sys\n"
+            f"for name in {BLOCKED!r}:\n"
+            "    sys.modules[name] = None\n"
+            "import mmseg_uda, mmseg_uda.deploy, mmseg_uda.deploy.predict\n"
+            "print(mmseg_uda.MISSING_FOR_TRAINING)\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {BLOCKED!r} "
+            "and sys.modules[m] is not None))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=REPO), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["('torch', 'mmengine', 'mmseg')", "[]"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("runner")
+    model = init_model(SEGFORMER, None, cfg_options=dict(TINY_MODEL))
+    out = str(root / "m.onnx")
+    assert export_with_parity(model, out, SIZE, _images(2))["failures"] == []
+    folder = root / "line"
+    folder.mkdir()
+    for i, img in enumerate(_images(4, seed=3)):
+        cv2.imwrite(str(folder / f"{i:02d}.png"), img)
+    (folder / "broken.png").write_bytes(b"not an image")
+    return dict(model=model, onnx=out, folder=folder, root=root)
+
+
+def test_runner_writes_what_predict_writes(exported, tmp_path):
+    # both at a low pixel threshold so that the random tiny model finds regions
+    ref = predict_files(exported["model"], sorted(str(p) for p in exported["folder"].iterdir()),
+                        str(tmp_path / "torch"), progress=False,
+                        thresholds=Thresholds(pixel_threshold=0.45, min_area=4,
+                                              source="command line (pixel_threshold, min_area) "
+                                                     "over defaults"))
+    proc = _run_blocked([exported["onnx"], str(exported["folder"]), "--out",
+                         str(tmp_path / "onnx"), "--pixel-threshold", "0.45", "--min-area", "4",
+                         "--no-progress"], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "4 predicted" in proc.stdout and "broken.png" in proc.stderr
+    mine = json.loads((tmp_path / "onnx" / "predictions.json").read_text())
+    assert mine["summary"] == ref["summary"] and mine["classes"] == ref["classes"]
+    assert mine["thresholds"] == ref["thresholds"]
+    assert any(e["regions"] for e in ref["images"]), "the test needs some defect regions"
+    for a, b in zip(mine["images"], ref["images"]):
+        assert (a["name"], a["verdict"], a["defect_pixels"]) == \
+            (b["name"], b["verdict"], b["defect_pixels"])
+        assert [r["bbox"] for r in a["regions"]] == [r["bbox"] for r in b["regions"]]
+        assert a["outputs"] == b["outputs"]
+        m1 = cv2.imread(str(tmp_path / "onnx" / a["outputs"]["mask"]), cv2.IMREAD_UNCHANGED)
+        m2 = cv2.imread(str(tmp_path / "torch" / b["outputs"]["mask"]), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(m1, m2)
+    assert (tmp_path / "onnx" / "verdicts.csv").read_text().splitlines()[0] == \
+        (tmp_path / "torch" / "verdicts.csv").read_text().splitlines()[0]
+
+
+def test_runner_bad_inputs(exported, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "big.png"), np.zeros((80, 80, 3), np.uint8))
+    proc = _run_blocked([exported["onnx"], str(other), "--out", str(tmp_path / "o")],
+                        cwd=str(tmp_path))
+    assert proc.returncode == 1  # nothing predicted
+    assert "image is 80x80 (HxW) but the model was exported for 64x96" in proc.stderr
+    not_onnx = tmp_path / "x.onnx"
+    not_onnx.write_bytes(b"garbage")
+    proc = _run_blocked([str(not_onnx), str(other), "--out", str(tmp_path / "p")],
+                        cwd=str(tmp_path))
+    assert proc.returncode != 0 and "ONNX Runtime cannot load" in proc.stderr
+
+
+def test_benchmark_deploy_tool(exported, tmp_path):
+    from reports_helpers import load_tool
+
+    result = load_tool("benchmark_deploy").main([
+        SEGFORMER, "--images", str(exported["folder"] / "0*.png"), "--num", "2",
+        "--work-dir", str(tmp_path), "--cfg-options",
+        *[f"{k}={v}".replace(" ", "") for k, v in TINY_MODEL.items()]])
+    assert result["images"] == 2 and result["size"] == list(SIZE)
+    assert result["pytorch_img_per_s"] > 0 and result["onnxruntime_img_per_s"] > 0
+    assert result["parity_max_abs_prob_diff"] < 1e-4
