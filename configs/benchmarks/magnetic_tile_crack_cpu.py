@@ -4,6 +4,10 @@
 # seeds 0 and 1, 600 generated images at about the tiles' median size).
 #   source_only        - the metal_line preset (the generator's industrial look)
 #   source_only_fitted - metal_line fitted to the 40 unlabeled train tiles (fit-style)
+#   source_only_photos - metal_line's cracks rendered into the 40 train tiles themselves, with the
+#                        fitted blur/JPEG; 120x240 (the smallest tile is 121x242). No ignore
+#                        masks: the source-only models above detect nothing on the tiles, so
+#                        --ignore-from them would ignore nothing (every train tile has a crack)
 #   oracle             - the 40 labeled train tiles
 # The target is the crack subset of ../shared/data/magnetic_tile (40 train / 17 test; its
 # split, crack class only, masks 0/1 as they are):
@@ -23,5 +27,7 @@ methods = dict(
     source_only='configs/source_only_cracks_cpu.py',
     source_only_fitted=dict(config='configs/source_only_cracks_cpu.py',
                             generate=dict(fit_style=True)),
+    source_only_photos=dict(config='configs/source_only_cracks_cpu.py',
+                            generate=dict(fit_style=True, backgrounds='target', size='120x240')),
     oracle=dict(config='configs/source_only_cracks_cpu.py', source='target'),
 )
