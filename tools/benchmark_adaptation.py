@@ -366,6 +366,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                              f"{list(all_methods)}")
         all_methods = OrderedDict((m, all_methods[m]) for m in methods)
     specs = OrderedDict((m, method_spec(m, spec)) for m, spec in all_methods.items())
+    # ignore_from=dict(method=NAME) may name a method left out by --methods (its runs exist)
+    every_spec = OrderedDict((m, method_spec(m, spec)) for m, spec in bench["methods"].items())
     seeds = list(seeds) if seeds else list(bench["seeds"])
     budget = dict(bench["budget"])
     if iters:
@@ -425,7 +427,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             if ignore and not only_finished:  # another method's model of this seed
                 run_env["SOURCE_ROOT"] = generate_source(
                     {**base_generator, **spec["generate"],
-                     "ignore_from": _ignore_model(ignore, specs, work_dir, seed, budget)},
+                     "ignore_from": _ignore_model(ignore, every_spec, work_dir, seed, budget)},
                     osp.join(work_dir, "sources", method, f"seed{seed}"), target_root)
             run_dir = osp.join(work_dir, method, f"seed{seed}")
             report_path = osp.join(run_dir, "report.json")

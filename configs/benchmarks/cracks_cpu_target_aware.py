@@ -23,4 +23,5 @@ methods = dict(
     dacs_fitted=dict(config='configs/dacs_cracks_cpu.py', generate=_fitted),
     dacs_photos=dict(config='configs/dacs_cracks_cpu.py', generate=_photos),
     dacs_photos_ignore=dict(config='configs/dacs_cracks_cpu.py', generate=_photos_ignore),
+    hrda_photos_ignore=dict(config='configs/hrda_cracks_cpu.py', generate=_photos_ignore),
 )
