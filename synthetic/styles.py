@@ -327,22 +327,6 @@ def is_style_file(style: Any) -> bool:
         str(style).lower().endswith(".json") or Path(style).is_file())
 
 
-def resolve_style(style: str | Path | Mapping[str, Any] | Style) -> Style:
-    """A :class:`Style` from a preset name, a style file path, a style dict or a Style.
-
-    Raises:
-        KeyError: Unknown preset name (the message lists the presets) or style-file key.
-        FileNotFoundError / ValueError: See :func:`load_style` and :func:`style_from_dict`.
-    """
-    if isinstance(style, Style):
-        return style
-    if isinstance(style, Mapping):
-        return style_from_dict(style)
-    if is_style_file(style):
-        return load_style(style)
-    return get_style(str(style))
-
-
 register_style(Style(
     name="pavement",
     description=(
