@@ -972,19 +972,20 @@ def ema_probe(argv=None) -> dict:
     (CUDA: ``torch.cuda.set_sync_debug_mode('warn')`` warnings) and the largest difference of
     the two teachers afterwards (0: the same update).
     """
+    from mmengine.config import DictAction
+
     parser = argparse.ArgumentParser(prog="gpu_check.py ema-probe")
     parser.add_argument("config")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--cfg-options", nargs="+", default=[])
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
     args = parser.parse_args(argv)
     sys.path.insert(0, REPO)
     import copy
     import warnings
 
     import torch
-    from mmengine.config import DictAction
     from mmengine.model import MomentumAnnealingEMA
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
@@ -995,12 +996,7 @@ def ema_probe(argv=None) -> dict:
     from tools.benchmark import segmentor_config
 
     init_default_scope("mmseg")
-    opts = {}
-    if args.cfg_options:
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest="o")(None, ns, args.cfg_options)
-        opts = ns.o
-    cfg = load_config(args.config, opts or None)
+    cfg = load_config(args.config, args.cfg_options or None)
     model_cfg = copy.deepcopy(segmentor_config(cfg))
     model_cfg["backbone"]["init_cfg"] = None
     model_cfg["data_preprocessor"] = None
@@ -1071,13 +1067,15 @@ def syncs_probe(argv=None) -> dict:
     PyTorch's C++ warning handler, not counted. On the CPU the iterations run and nothing is
     counted (``syncs_per_iter`` is null).
     """
+    from mmengine.config import DictAction
+
     parser = argparse.ArgumentParser(prog="gpu_check.py syncs-probe")
     parser.add_argument("config")
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--skip-iters", type=int, default=3)
-    parser.add_argument("--cfg-options", nargs="+", default=[])
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
     args = parser.parse_args(argv)
     sys.path.insert(0, REPO)
     import collections
@@ -1122,13 +1120,7 @@ def syncs_probe(argv=None) -> dict:
 
     for hook in (SyncProbeStart, SyncProbeStop):
         HOOKS.register_module(module=hook, force=True)
-    opts = {}
-    if args.cfg_options:
-        ns = argparse.Namespace()
-        from mmengine.config import DictAction
-        DictAction(option_strings=[], dest="o")(None, ns, args.cfg_options)
-        opts = ns.o
-    cfg = load_config(args.config, opts or None)
+    cfg = load_config(args.config, args.cfg_options or None)
     cfg.work_dir = args.work_dir
     cfg.launcher = "none"
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # training iterations only
