@@ -304,6 +304,22 @@ def style_to_dict(style: Style, base: str | None = None) -> dict[str, Any]:
     return out
 
 
+def read_style_file(path: str | Path) -> dict[str, Any]:
+    """The content of a style file as read (the ``fit`` record included), not yet validated.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not valid JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"style file not found: {str(path)!r}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"style file {str(path)!r} is not valid JSON: {exc}") from None
+
+
 def load_style(path: str | Path) -> Style:
     """Read a style file (JSON, e.g. written by ``python -m synthetic fit-style``).
 
@@ -311,14 +327,7 @@ def load_style(path: str | Path) -> Style:
         FileNotFoundError: If the file does not exist.
         ValueError: If it is not valid JSON or holds a bad value; KeyError: an unknown key.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"style file not found: {str(path)!r}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"style file {str(path)!r} is not valid JSON: {exc}") from None
-    return style_from_dict(data, source=str(path))
+    return style_from_dict(read_style_file(path), source=str(path))
 
 
 def is_style_file(style: Any) -> bool:

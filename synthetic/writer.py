@@ -38,7 +38,15 @@ from .compose import (
 )
 from .preview import contact_sheet, write_image
 from .shard import SHARD_KEY, parse_shard, shard_indices
-from .styles import DEFAULT_STYLE, STYLES, Style, style_to_dict
+from .styles import (
+    DEFAULT_STYLE,
+    STYLES,
+    Style,
+    is_style_file,
+    read_style_file,
+    style_from_dict,
+    style_to_dict,
+)
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -335,8 +343,14 @@ def generate_dataset(
         KeyboardInterrupt: Re-raised after cleaning partial pairs if interrupted.
     """
     names_t = check_types(types)
+    # A style file is read once: its content gives the Style and, for meta.json, its fit record.
+    raw = style if isinstance(style, Mapping) else None
     try:
-        style_obj = style_object(style)
+        if is_style_file(style):
+            raw = read_style_file(style)
+            style_obj = style_from_dict(raw, source=str(style))
+        else:
+            style_obj = style_object(style)
     except (FileNotFoundError, KeyError) as exc:
         raise ValueError(exc.args[0] if exc.args else str(exc)) from None
     preset = isinstance(style, str) and style in STYLES
@@ -443,14 +457,10 @@ def generate_dataset(
     }
     if not preset:  # a fitted / file style is data: record all of it (what was fitted, too)
         meta["style"] = dict(job_style)
-        if isinstance(style, Mapping) and "fit" in style:
-            meta["style"]["fit"] = style["fit"]
+        if raw is not None and "fit" in raw:
+            meta["style"]["fit"] = raw["fit"]
         if isinstance(style, (str, Path)):
             meta["args"]["style_file"] = str(Path(style).resolve())
-            with open(style, encoding="utf-8") as f:
-                fit = json.load(f).get("fit")
-            if fit is not None:
-                meta["style"]["fit"] = fit
     if bgs is not None:
         meta["args"]["backgrounds"] = str(Path(backgrounds).resolve())
         meta["args"]["backgrounds_split"] = backgrounds_split
