@@ -140,8 +140,7 @@ def apply_crop(img: np.ndarray, crop: Mapping[str, Any], size: tuple[int, int],
 
 def load_background(rng: np.random.Generator, backgrounds: Sequence[Mapping[str, Any]],
                     size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None, dict]:
-    """Pick a photo and crop it: ``(planar float32 BGR (3, h, w), ignore (h, w) or None,
-    params)``."""
+    """Pick a photo and crop it: ``(uint8 BGR (h, w, 3), ignore (h, w) or None, params)``."""
     k = int(rng.integers(len(backgrounds)))
     bg = backgrounds[k]
     photo = _photo(bg["path"])
@@ -150,8 +149,7 @@ def load_background(rng: np.random.Generator, backgrounds: Sequence[Mapping[str,
     ignore = None
     if bg.get("ignore"):
         ignore = apply_crop(_ignore(bg["ignore"]), crop, size, nearest=True)
-    planar = np.ascontiguousarray(img.transpose(2, 0, 1)).astype(np.float32)
-    return planar, ignore, {"name": bg["name"], **crop}
+    return img, ignore, {"name": bg["name"], **crop}
 
 
 def composite_layer(base: np.ndarray, layered: np.ndarray, imaging: Mapping[str, Any]

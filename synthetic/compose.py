@@ -253,8 +253,8 @@ def render_sample(
     # ---------------------------------------------------------------- surface
     ignore = photo = None
     if backgrounds:
-        img, ignore, surface_params = load_background(rngs["background"], backgrounds, (h, w))
-        photo = cv2.merge([img[0], img[1], img[2]]).astype(np.uint8)
+        photo, ignore, surface_params = load_background(rngs["background"], backgrounds, (h, w))
+        img = photo.transpose(2, 0, 1).astype(np.float32, order="C")  # planar, as a surface
     else:
         img, surface_params = render_surface(rngs["surface"], material, (h, w), zoom, off)
 
