@@ -180,11 +180,10 @@ def fit_style(
     # Closed loop: contrast, gradient, noise and blur until the generated medians match.
     # Damped updates (the statistics interact: blur lowers the texture part of the noise
     # estimate, noise raises the sharpness), with measured^2 = rest^2 + sigma^2 for the noise.
-    got: dict[str, Any] = {}
     prev_noise = None
     for r in range(max(1, rounds)):
-        got = _generated_stats(style, probe_hw, probe_images, seed)  # same images each round
-        g = {k: got[k]["median"] for k in STATS}
+        probe = _generated_stats(style, probe_hw, probe_images, seed)  # same images each round
+        g = {k: probe[k]["median"] for k in STATS}
         im = style["imaging"]
         gain = (med["std"] / max(g["std"], 1e-3)) ** 0.7
         im["levels"]["contrast"] = round(min(3.0, max(0.3, im["levels"]["contrast"] * gain)), 4)
