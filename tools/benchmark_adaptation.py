@@ -358,16 +358,16 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
     work_dir = osp.abspath(work_dir)
     out_dir = osp.abspath(out_dir or work_dir)
 
-    all_methods = OrderedDict(bench["methods"])
+    # Every method's spec, also those left out by --methods: ignore_from=dict(method=NAME) may
+    # name one of them (its runs exist).
+    every_spec = OrderedDict((m, method_spec(m, spec)) for m, spec in bench["methods"].items())
+    specs = every_spec
     if methods:
-        unknown = [m for m in methods if m not in all_methods]
+        unknown = [m for m in methods if m not in every_spec]
         if unknown:
             raise SystemExit(f"unknown method(s) {unknown}; the benchmark has "
-                             f"{list(all_methods)}")
-        all_methods = OrderedDict((m, all_methods[m]) for m in methods)
-    specs = OrderedDict((m, method_spec(m, spec)) for m, spec in all_methods.items())
-    # ignore_from=dict(method=NAME) may name a method left out by --methods (its runs exist)
-    every_spec = OrderedDict((m, method_spec(m, spec)) for m, spec in bench["methods"].items())
+                             f"{list(every_spec)}")
+        specs = OrderedDict((m, every_spec[m]) for m in methods)
     seeds = list(seeds) if seeds else list(bench["seeds"])
     budget = dict(bench["budget"])
     if iters:
