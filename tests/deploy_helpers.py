@@ -4,26 +4,13 @@ import os.path as osp
 
 import numpy as np
 
-from helpers import REPO, draw_sample
+from helpers import REPO, TINY_HRDA_MODEL, draw_sample
 
 SEGFORMER = osp.join(REPO, "configs/segformer/segformer_mit-b0_4x1k_cracks-256_cpu.py")
 HRDA = osp.join(REPO, "configs/hrda/hrda_daformer_mit-b0_4x1k_cracks-256_cpu.py")
 # a tiny MiT for the supervised HRDA config; detail windows 32 at stride 16 and an outer
 # 64x64 window at stride 32: a 64x96 image runs 2 outer windows of 3 detail windows each
-TINY_HRDA = {
-    "model.backbone.embed_dims": 8,
-    "model.backbone.num_layers": [1, 1, 1, 1],
-    "model.decode_head.decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.decoder.embed_dims": 16,
-    "model.decode_head.decoder.channels": 16,
-    "model.decode_head.attention_decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.attention_decoder.embed_dims": 16,
-    "model.decode_head.attention_decoder.channels": 16,
-    "model.detail_crop_size": [32, 32],
-    "model.detail_stride": [16, 16],
-    "model.test_cfg.crop_size": [64, 64],
-    "model.test_cfg.stride": [32, 32],
-}
+TINY_HRDA = TINY_HRDA_MODEL
 SIZE = (64, 96)
 
 

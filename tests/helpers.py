@@ -31,6 +31,22 @@ TINY_MODEL = {
 }
 
 
+# The same tiny MiT for the supervised HRDA configs (DAFormer context and attention decoders):
+# detail windows of 32 at stride 16 inside 64x64 slide windows at stride 32.
+TINY_HRDA_MODEL = {
+    "model.backbone.embed_dims": 8,
+    "model.backbone.num_layers": [1, 1, 1, 1],
+    **{f"model.decode_head.{head}.{key}": value
+       for head in ("decoder", "attention_decoder")
+       for key, value in (("in_channels", [8, 16, 40, 64]), ("embed_dims", 16),
+                          ("channels", 16))},
+    "model.detail_crop_size": [32, 32],
+    "model.detail_stride": [16, 16],
+    "model.test_cfg.crop_size": [64, 64],
+    "model.test_cfg.stride": [32, 32],
+}
+
+
 def draw_sample(rng: np.random.Generator, size: Tuple[int, int], num_classes: int = 2,
                 defect: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """A noisy grey surface with dark line 'defects' (class 1..num_classes-1)."""

@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from helpers import REPO, cfg_options, write_dataset
+from helpers import REPO, TINY_HRDA_MODEL, cfg_options, write_dataset
 
 sys.path.insert(0, REPO)
 
@@ -35,21 +35,7 @@ def test_config_loads_and_builds(path):
 
 
 # a tiny MiT and 64x64 crops: context 32x32 + detail 32x32 in one pass
-TINY_HRDA = {
-    "model.backbone.embed_dims": 8,
-    "model.backbone.num_layers": [1, 1, 1, 1],
-    "model.decode_head.decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.decoder.embed_dims": 16,
-    "model.decode_head.decoder.channels": 16,
-    "model.decode_head.attention_decoder.in_channels": [8, 16, 40, 64],
-    "model.decode_head.attention_decoder.embed_dims": 16,
-    "model.decode_head.attention_decoder.channels": 16,
-    "model.data_preprocessor.size": [64, 64],
-    "model.detail_crop_size": [32, 32],
-    "model.detail_stride": [16, 16],
-    "model.test_cfg.crop_size": [64, 64],
-    "model.test_cfg.stride": [32, 32],
-}
+TINY_HRDA = {**TINY_HRDA_MODEL, "model.data_preprocessor.size": [64, 64]}
 FAST_RUN = {
     "train_cfg.max_iters": 3, "train_cfg.val_interval": 3,
     "default_hooks.checkpoint.interval": 3, "default_hooks.logger.interval": 1,
