@@ -17,14 +17,17 @@ from .safe_checkpoint_hook import non_finite_tensors
 
 def non_finite_terms(outputs: Optional[dict]) -> List[str]:
     """Names of the logged loss terms (``loss``, ``decode.loss_ce``...) that are NaN or Inf."""
-    bad = []
-    for name, value in (outputs or {}).items():
-        if isinstance(value, torch.Tensor):
-            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                bad.append(name)
-        elif isinstance(value, float) and not math.isfinite(value):
-            bad.append(name)
-    return bad
+    items = list((outputs or {}).items())
+    bad = [name for name, value in items
+           if isinstance(value, float) and not math.isfinite(value)]
+    tensors = [(name, value) for name, value in items
+               if isinstance(value, torch.Tensor) and value.is_floating_point()]
+    if tensors:  # one device synchronisation for all terms, not one per term
+        with torch.no_grad():
+            finite = torch.stack([torch.isfinite(v).all() for _, v in tensors])
+            if not bool(finite.all()):
+                bad += [name for (name, _), ok in zip(tensors, finite.tolist()) if not ok]
+    return [name for name, _ in items if name in bad]  # in the order of the outputs
 
 
 @HOOKS.register_module()
