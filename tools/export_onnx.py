@@ -10,13 +10,15 @@
 The graph holds the model's whole test-time inference (for HRDA: context pass, sliding detail
 windows, scale attention, outer window) and the softmax; the metadata holds the preprocessing
 constants, class names, palette and thresholds (``--calibration``, else ``calibration.json``
-beside the checkpoint, else the defaults). HRDA and ``'slide'`` models are exported for one
-``--input-size``; ``--dynamic`` is refused with the reason: the MiT encoder's attention is
-traced with constant sizes (docs/deploy.md).
+beside the checkpoint, else the defaults). ``--input-size`` fixes the graph's size (the runner
+tiles larger images with it); ``--dynamic`` leaves batch, height and width free (traced at the
+size of the first parity image). HRDA and ``test_cfg.mode='slide'`` models are refused
+``--dynamic`` with the reason and the size to export them at instead (docs/deploy.md).
 
 Parity: the exported model runs in ONNX Runtime on ``--images`` (default: the first
 ``--num-images`` of the config's test split) and is compared with PyTorch; the figures are
-printed and stored in the metadata. Above the tolerances the tool exits with status 1 and
+printed and stored in the metadata; a ``--dynamic`` model is also checked on the images resized
+to a second, odd size. Above the tolerances the tool exits with status 1 and
 writes nothing. Run it with the model's runner: ``python -m mmseg_uda.deploy.predict``.
 See docs/deploy.md.
 """
@@ -57,8 +59,8 @@ def parse_args(argv=None):
     size.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
                       help="fixed input size in pixels (e.g. 320 480 for CFD)")
     size.add_argument("--dynamic", action="store_true",
-                      help="any height / width: not supported for the MiT models of this "
-                           "project (refused with the reason)")
+                      help="any batch / height / width (SegFormer-type models in whole-image "
+                           "test mode; HRDA and slide models are refused with the reason)")
     parser.add_argument("--images", help="parity images: a file, folder or quoted glob "
                         "(default: the config's test split)")
     parser.add_argument("--num-images", type=int, default=4, metavar="N",
@@ -139,7 +141,8 @@ def main(argv=None) -> int:
     except ExportError as exc:
         raise SystemExit(f"{PREFIX} error: {exc}") from None
     print(f"{PREFIX} parity on {figures['num_images']} image(s) "
-          f"({'dynamic' if args.dynamic else 'fixed'} size, traced at {size[0]}x{size[1]}): "
+          f"({'dynamic' if args.dynamic else 'fixed'} size, traced at {size[0]}x{size[1]}; "
+          f"sizes {', '.join(figures['sizes'])}): "
           f"max |Δprob| {figures['max_abs_prob_diff']:.2e} "
           f"(tolerance {args.max_prob_diff:g}), mean |Δprob| "
           f"{figures['mean_abs_prob_diff']:.2e}, mask agreement "

@@ -23,32 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-FLIPS = ("none", "horizontal", "vertical")
-DEFAULT_FLIPS = ("none", "horizontal")
-_FLIP_DIMS = {"none": (), "horizontal": (-1,), "vertical": (-2,)}
-
-
-def tta_settings(scales: Optional[Sequence[float]] = None,
-                 flips: Sequence[str] = DEFAULT_FLIPS) -> Dict[str, tuple]:
-    """Checked TTA settings ``dict(flips=..., scales=...)``.
-
-    Args:
-        scales (Sequence[float], optional): resize factors of the input; every flip is applied
-            at every scale. Default: None (``(1.0,)``).
-        flips (Sequence[str]): among ``'none'``, ``'horizontal'``, ``'vertical'``.
-            Default: ``('none', 'horizontal')``.
-
-    Raises:
-        ValueError: a scale <= 0 or an unknown flip (named in the message).
-    """
-    scales = tuple(float(s) for s in (scales or (1.0,)))
-    bad = [s for s in scales if not s > 0]
-    if bad:
-        raise ValueError(f"TTA scales must be > 0, got {bad}")
-    unknown = [f for f in flips if f not in FLIPS]
-    if unknown or not flips:
-        raise ValueError(f"TTA flips must be among {FLIPS}, got {tuple(flips)}")
-    return dict(flips=tuple(flips), scales=scales)
+# the flips and the settings' check are shared with the ONNX runner (numpy only)
+from ..deploy.views import DEFAULT_FLIPS, FLIP_AXES, FLIPS, tta_settings  # noqa: F401
 
 
 @torch.no_grad()
@@ -81,7 +57,7 @@ def tta_outputs(model: nn.Module, inputs: torch.Tensor,
         scaled = inputs if scale == 1.0 else F.interpolate(
             inputs, scale_factor=scale, mode="bilinear", align_corners=False)
         for flip in settings["flips"]:
-            dims = _FLIP_DIMS[flip]
+            dims = FLIP_AXES[flip]
             view = torch.flip(scaled, dims) if dims else scaled
             out = inference_outputs(model, view)
             logits, att = out["logits"].float(), out.get("attention")

@@ -7,9 +7,17 @@ with :mod:`mmseg_uda.deploy.runtime` alone. Not imported by :mod:`mmseg_uda.depl
 :func:`mmseg_uda.apis.inference_outputs` runs it, followed by the softmax: for a plain SegFormer
 the encoder-decoder and the resize to the input size; for HRDA the context pass, the sliding
 detail windows, the scale-attention fusion and (``test_cfg.mode='slide'``) the outer sliding
-window. The TorchScript tracer unrolls the window loops for the export size and the MiT
-encoder's attention reshapes are traced with constant sizes, so every model is exported for one
-fixed ``input_size``; ``--dynamic`` is refused with the reason (:data:`DYNAMIC_REASON`).
+window.
+
+**Fixed or dynamic size.** By default the graph is traced for one ``input_size``. With
+``dynamic=True`` (``--dynamic``) batch, height and width are free: the trace runs with every
+``nn.MultiheadAttention`` (the MiT encoder's efficient attention) switched to
+:func:`traceable_attention`, the same arithmetic with its sizes read from the tensors (torch's
+own function bakes the key length into a reshape when traced); the PyTorch model itself is not
+changed. HRDA and ``test_cfg.mode='slide'`` models stay fixed-size (:func:`fixed_size_reason`:
+the tracer unrolls their window loops for the export size): export them at their
+``test_cfg.crop_size`` and the runner slides that window over larger images with the model's
+``test_cfg.stride`` (:mod:`mmseg_uda.deploy.views`), as the model's own slide mode does.
 Outside the graph, in numpy: BGR -> RGB and ``(x - mean) / std`` (constants in the metadata),
 and everything after the probabilities (mask, regions, verdict).
 
@@ -20,16 +28,20 @@ nothing here. Opset :data:`OPSET`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import os.path as osp
 import tempfile
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..apis.inference import _segmentor, attention_map, inference_outputs, predict_logits
 from .postprocess import threshold_mask
@@ -50,15 +62,69 @@ OPSET = 17
 DEFAULT_MAX_PROB_DIFF = 1e-3
 DEFAULT_MIN_MASK_AGREEMENT = 0.999
 
-
-# Why no model of this project exports with dynamic height / width (checked with a tiny MiT:
-# traced at 64x96, ONNX Runtime fails at 96x128 in a Reshape of the first attention block).
-DYNAMIC_REASON = ("the MiT encoder's attention reshapes are traced with the export size as "
-                  "constants, so the graph fails at any other size")
+# Dynamic axes of the input and every output: (N, C, H, W).
+DYNAMIC_AXES = {0: "batch", 2: "height", 3: "width"}
 
 
 class ExportError(ValueError):
     """A model / setting that cannot be exported; the message names what is wrong."""
+
+
+def _traceable_attention_forward(mha: nn.MultiheadAttention):
+    """``mha.forward`` for inference with every size taken from the tensors.
+
+    The arithmetic of :func:`torch.nn.functional.multi_head_attention_forward` on its
+    ``need_weights`` path (the one MMCV's attention takes): in-projection, ``q * sqrt(1 / d)``,
+    ``bmm``, softmax, ``bmm``, out-projection. torch's own function bakes the key length into a
+    reshape when traced (``Tensor.unflatten`` of the packed projection), so a graph traced at one
+    size fails at another. Attention weights are not returned (None); masks, ``bias_k`` /
+    ``bias_v``, ``add_zero_attn`` and separate projection weights are refused.
+    """
+    unsupported = [name for name, bad in (
+        ("separate q/k/v projection weights", not mha._qkv_same_embed_dim),
+        ("bias_k / bias_v", mha.bias_k is not None or mha.bias_v is not None),
+        ("add_zero_attn", mha.add_zero_attn)) if bad]
+    if unsupported:
+        raise ExportError(f"--dynamic: nn.MultiheadAttention with {', '.join(unsupported)} is "
+                          "not supported")
+    embed_dim, num_heads = mha.embed_dim, mha.num_heads
+    head_dim = embed_dim // num_heads
+    scale = math.sqrt(1.0 / float(head_dim))
+
+    def forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        if key_padding_mask is not None or attn_mask is not None or is_causal:
+            raise ExportError("--dynamic: attention masks are not supported in the export")
+        if mha.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        w_q, w_k, w_v = mha.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = (None,) * 3 if mha.in_proj_bias is None else mha.in_proj_bias.chunk(3)
+
+        def heads(x, w, b):  # (L, N, E) -> (N * heads, L, head_dim)
+            return F.linear(x, w, b).reshape(x.shape[0], -1, head_dim).transpose(0, 1)
+
+        q, k, v = heads(query, w_q, b_q), heads(key, w_k, b_k), heads(value, w_v, b_v)
+        weights = torch.bmm(q * scale, k.transpose(-2, -1)).softmax(dim=-1)
+        out = torch.bmm(weights, v).transpose(0, 1).reshape(-1, embed_dim)
+        out = F.linear(out, mha.out_proj.weight, mha.out_proj.bias)
+        out = out.reshape(query.shape[0], -1, embed_dim)
+        return (out.transpose(0, 1) if mha.batch_first else out), None
+
+    return forward
+
+
+@contextlib.contextmanager
+def traceable_attention(model: nn.Module):
+    """Within the block every ``nn.MultiheadAttention`` of ``model`` runs
+    :func:`_traceable_attention_forward` (the same weights and arithmetic); restored after."""
+    patched = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
+    for mha in patched:
+        mha.forward = _traceable_attention_forward(mha)
+    try:
+        yield len(patched)
+    finally:
+        for mha in patched:
+            del mha.forward
 
 
 class ExportGraph(nn.Module):
@@ -111,10 +177,36 @@ def fixed_size_reason(model: nn.Module) -> Optional[str]:
     if hasattr(seg, "scale_outputs"):
         return (f"{type(seg).__name__} (HRDA) runs sliding detail windows whose number depends "
                 "on the image size; the tracer unrolls them for the export size")
-    mode = (getattr(seg, "test_cfg", None) or {}).get("mode", "whole")
-    if mode == "slide":
+    if slide_setting(model):
         return "test_cfg.mode='slide' unrolls its sliding windows for the export size"
     return None
+
+
+def slide_setting(model: nn.Module) -> Optional[dict]:
+    """``dict(crop_size=[h, w], stride=[sh, sw])`` of a model tested with a sliding window
+    (``test_cfg.mode='slide'``), else None."""
+    cfg = getattr(_segmentor(model), "test_cfg", None) or {}
+    if cfg.get("mode", "whole") != "slide":
+        return None
+    return dict(crop_size=[int(v) for v in cfg["crop_size"]],
+                stride=[int(v) for v in cfg["stride"]])
+
+
+def dynamic_refusal(model: nn.Module) -> Optional[str]:
+    """The error for ``--dynamic`` on a fixed-size model, naming the way to export it instead
+    (None when the model exports with any size)."""
+    reason = fixed_size_reason(model)
+    if reason is None:
+        return None
+    slide = slide_setting(model)
+    if slide:
+        (h, w), (sh, sw) = slide["crop_size"], slide["stride"]
+        return (f"--dynamic is not supported for this model: {reason}; export it with "
+                f"--input-size {h} {w} (its test_cfg.crop_size): the runner slides that window "
+                f"over larger images with the model's stride {sh}x{sw}, as its own slide mode "
+                "does")
+    return (f"--dynamic is not supported for this model: {reason}; export it with --input-size "
+            "H W (the size of the line images; the runner tiles larger images)")
 
 
 def check_input_size(size: Sequence[int]) -> Tuple[int, int]:
@@ -140,9 +232,10 @@ def export_onnx(model: nn.Module, out_file: str, input_size: Tuple[int, int],
     Args:
         model (nn.Module): a model from :func:`mmseg_uda.apis.init_model`, in eval mode.
         out_file (str): the ``.onnx`` file to write.
-        input_size (tuple[int, int]): (H, W): the graph's fixed input size.
-        dynamic (bool): any height / width. Not supported (raises :class:`ExportError` with
-            the reason); kept for the ``--dynamic`` option. Default: False.
+        input_size (tuple[int, int]): (H, W): the graph's fixed input size, or with
+            ``dynamic`` the size it is traced at.
+        dynamic (bool): batch, height and width free (``metadata input_size`` null); for
+            models without window loops (:func:`fixed_size_reason`). Default: False.
         thresholds (Thresholds, optional): verdict thresholds stored in the metadata.
             Default: ``Thresholds()``.
         extra_meta (dict, optional): more metadata entries (config, checkpoint). Default: None.
@@ -151,15 +244,15 @@ def export_onnx(model: nn.Module, out_file: str, input_size: Tuple[int, int],
         dict: the metadata written.
 
     Raises:
-        ExportError: a model that does not run at ``input_size``, or ``dynamic``.
+        ExportError: a model that does not run at ``input_size``, or ``dynamic`` for a model
+            that can only be exported with a fixed size (the message names the alternative).
     """
     import onnx
 
     h, w = check_input_size(input_size)
     reason = fixed_size_reason(model)
-    if dynamic:
-        raise ExportError(f"--dynamic is not supported: {reason or DYNAMIC_REASON}; export with "
-                          "--input-size H W (the size of the line images)")
+    if dynamic and reason:
+        raise ExportError(dynamic_refusal(model))
     classes = list(model.dataset_meta["classes"])
     graph = ExportGraph(model, len(classes)).eval()
     dummy = torch.zeros(1, 3, h, w)
@@ -172,20 +265,29 @@ def export_onnx(model: nn.Module, out_file: str, input_size: Tuple[int, int],
     with_attention = isinstance(sample, tuple)
     outputs = [PROBS_NAME] + ([ATTENTION_NAME] if with_attention else [])
     thresholds = thresholds or Thresholds()
+    slide = slide_setting(model)
     meta = dict(format_version=FORMAT_VERSION, **preprocessing_constants(model),
                 classes=classes, palette=[list(map(int, c)) for c in
                                           model.dataset_meta["palette"]],
                 pixel_threshold=thresholds.pixel_threshold, min_area=thresholds.min_area,
                 thresholds_source=thresholds.source,
-                input_size=[h, w],
+                input_size=None if dynamic else [h, w], traced_size=[h, w],
+                # the runner's default tile step for a model exported at its slide window
+                tile_stride=slide["stride"] if slide and slide["crop_size"] == [h, w] else None,
                 outputs=outputs, model_type=type(_segmentor(model)).__name__,
-                fixed_size_reason=reason, exporter="torch.onnx (TorchScript tracer)",
+                fixed_size_reason=reason,
+                exporter="torch.onnx (TorchScript tracer" +
+                         (", traceable attention)" if dynamic else ")"),
                 opset=OPSET, torch_version=torch.__version__, **(extra_meta or {}))
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about Python ints: sizes are fixed
+    axes = dict.fromkeys([INPUT_NAME] + outputs, DYNAMIC_AXES) if dynamic else None
+    with warnings.catch_warnings(), \
+            (traceable_attention(model) if dynamic else contextlib.nullcontext()):
+        # tracer warnings about Python values: a fixed graph is one size; a dynamic one is
+        # checked at two sizes by the parity check
+        warnings.simplefilter("ignore")
         torch.onnx.export(graph, (dummy,), out_file, input_names=[INPUT_NAME],
-                          output_names=outputs, opset_version=OPSET,
+                          output_names=outputs, opset_version=OPSET, dynamic_axes=axes,
                           do_constant_folding=True, dynamo=False)
     proto = onnx.load(out_file)
     set_metadata(proto, meta)
@@ -268,6 +370,13 @@ def parity_failures(figures: dict, max_prob_diff: float = DEFAULT_MAX_PROB_DIFF,
     return failed
 
 
+def second_parity_size(size: Sequence[int]) -> Tuple[int, int]:
+    """An odd (H, W) other than ``size`` for the parity check of a dynamic export
+    (3/4 of the height, 5/4 of the width, made odd, at least 33)."""
+    h, w = (int(v) for v in size)
+    return max((h * 3 // 4) | 1, 33), max((w * 5 // 4) | 1, 33)
+
+
 def export_with_parity(model: nn.Module, out_file: str, input_size: Tuple[int, int],
                        images: Sequence[np.ndarray], dynamic: bool = False,
                        thresholds: Optional[Thresholds] = None,
@@ -276,7 +385,10 @@ def export_with_parity(model: nn.Module, out_file: str, input_size: Tuple[int, i
                        min_mask_agreement: float = DEFAULT_MIN_MASK_AGREEMENT) -> dict:
     """Export to a temporary file, check parity, and only then write ``out_file``.
 
-    The parity figures and tolerances are added to the metadata of the written model.
+    The parity figures and tolerances are added to the metadata of the written model. A
+    ``dynamic`` export is checked on the images as given and on each resized to a second, odd
+    size (:func:`second_parity_size`), so that a graph that still holds a size of the trace
+    fails here.
 
     Returns:
         dict: the parity figures, with ``tolerances`` and ``failures`` (empty on success).
@@ -291,7 +403,12 @@ def export_with_parity(model: nn.Module, out_file: str, input_size: Tuple[int, i
     try:
         meta = export_onnx(model, tmp, input_size, dynamic=dynamic, thresholds=thresholds,
                            extra_meta=extra_meta)
+        if dynamic:
+            images = list(images) + [
+                cv2.resize(img, second_parity_size(img.shape[:2])[::-1],
+                           interpolation=cv2.INTER_LINEAR) for img in images]
         figures = parity_check(model, tmp, images, thresholds)
+        figures["sizes"] = sorted({f"{img.shape[0]}x{img.shape[1]}" for img in images})
         figures["tolerances"] = dict(max_abs_prob_diff=max_prob_diff,
                                      min_mask_agreement=min_mask_agreement)
         figures["failures"] = parity_failures(figures, max_prob_diff, min_mask_agreement)

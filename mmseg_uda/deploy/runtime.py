@@ -5,8 +5,11 @@ returns ``probs``: (N, C, H, W) softmax probabilities and, for models with a sca
 (HRDA), ``attention``: (N, 1, H, W). Everything needed around it is in the model's metadata
 (key :data:`METADATA_KEY`, a JSON object): ``mean`` / ``std`` (RGB order, 0-255 scale),
 ``bgr_to_rgb``, ``classes``, ``palette``, ``pixel_threshold`` / ``min_area`` (the calibration
-when one was given at export), ``input_size`` (``[H, W]``, or null for a graph that takes any
-size) and the parity figures measured at export.
+when one was given at export), ``input_size`` (``[H, W]``, or null for a graph exported with
+``--dynamic`` that takes any batch, height and width), ``tile_stride`` (the model's own slide
+step when it was exported at its slide window, else null) and the parity figures measured at
+export. A fixed-size model also takes larger images, in windows of its input size; both kinds
+take test-time augmentation (:mod:`.views`).
 
 numpy, OpenCV and onnxruntime only.
 """
@@ -14,12 +17,13 @@ numpy, OpenCV and onnxruntime only.
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .outputs import inspect_probabilities
 from .thresholds import Thresholds
+from .views import average_views, tile_average
 
 METADATA_KEY = "mmseg_uda"
 FORMAT_VERSION = 1
@@ -131,31 +135,99 @@ class OnnxSegmentor:
         """(H, W, 3) uint8 BGR image -> (1, 3, H, W) float32 input of the graph."""
         return normalize(img, self.meta["mean"], self.meta["std"], self.meta["bgr_to_rgb"])
 
-    def run(self, img: np.ndarray) -> Dict[str, np.ndarray]:
-        """Probabilities (C, H, W) and, if the model has one, attention (H, W) of one image.
-
-        Raises:
-            ValueError: an image whose size is not the model's fixed input size (named).
-        """
-        if self.input_size is not None and tuple(img.shape[:2]) != self.input_size:
-            h, w = self.input_size
-            raise ValueError(f"image is {img.shape[0]}x{img.shape[1]} (HxW) but the model was "
-                             f"exported for {h}x{w}; re-export with --input-size "
-                             f"{img.shape[0]} {img.shape[1]} (or --dynamic where supported)")
-        values = self.session.run(None, {INPUT_NAME: self.preprocess(img)})
+    def _graph(self, x: np.ndarray) -> Dict[str, Optional[np.ndarray]]:
+        """One pass of the graph: normalised (1, 3, h, w) -> probs (C, h, w), attention."""
+        values = self.session.run(None, {INPUT_NAME: x})
         out = dict(zip(self.output_names, values))
         result = dict(probs=out[PROBS_NAME][0].astype(np.float32), attention=None)
         if ATTENTION_NAME in out:
             result["attention"] = out[ATTENTION_NAME][0, 0].astype(np.float32)
         return result
 
-    def predict(self, img: np.ndarray, thresholds: Optional[Thresholds] = None) -> dict:
+    def tiling(self, size: Sequence[int], window: Optional[int] = None,
+               stride: Optional[Sequence[int]] = None,
+               tta: Optional[dict] = None) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
+        """The windows an image of ``size`` is predicted in: ``((h, w), (sh, sw))`` or None for
+        the whole image at once.
+
+        A model exported with ``--dynamic`` takes any size: whole, or square ``window`` tiles
+        when asked (``tools/predict.py --window``). A fixed-size model takes its input size
+        whole, and a larger image in windows of its input size (step ``stride``, else the
+        model's ``tile_stride``, else half the window).
+
+        Raises:
+            ValueError: naming the sizes: an image smaller than a fixed-size model's input, a
+                ``window`` for a fixed-size model, TTA scales other than 1 for a fixed-size
+                model.
+        """
+        height, width = (int(v) for v in size)
+        if stride is not None:
+            stride = (int(stride[0]), int(stride[-1]))
+        if self.input_size is None:
+            if window is None:
+                if stride is not None:
+                    raise ValueError("a stride needs a window (--window) for a model exported "
+                                     "with --dynamic")
+                return None
+            return (int(window),) * 2, stride or (max(1, int(window) // 2),) * 2
+        h, w = self.input_size
+        if window is not None:
+            raise ValueError(f"--window is for models exported with --dynamic; this model was "
+                             f"exported for {h}x{w} and larger images are tiled with that window")
+        scales = [s for s in (tta or {}).get("scales", ()) if s != 1.0]
+        if scales:
+            raise ValueError(f"TTA scales {scales} need a model exported with --dynamic; this "
+                             f"one takes {h}x{w} (HxW) views only")
+        if (height, width) == (h, w):
+            return None
+        if height < h or width < w:
+            raise ValueError(f"image is {height}x{width} (HxW) but the model was exported for "
+                             f"{h}x{w}: it takes that size, or larger images in windows of it; "
+                             f"re-export with --input-size {height} {width} or --dynamic")
+        default = self.meta.get("tile_stride") or (max(1, h // 2), max(1, w // 2))
+        return (h, w), tuple(stride or default)
+
+    def run(self, img: np.ndarray, tta: Optional[dict] = None, window: Optional[int] = None,
+            stride: Optional[Sequence[int]] = None) -> Dict[str, Optional[np.ndarray]]:
+        """Probabilities (C, H, W) and, if the model has one, attention (H, W) of one image.
+
+        Args:
+            img (np.ndarray): (H, W, 3) uint8 BGR image.
+            tta (dict, optional): ``dict(flips=..., scales=...)``
+                (:func:`~mmseg_uda.deploy.views.tta_settings`): the mean of the views'
+                probabilities. With ``window`` every tile is augmented (as
+                ``tools/predict.py --window --tta``); a fixed-size model's windows are run in
+                every view (as the model's own slide mode in ``tools/predict.py --tta``).
+                Default: None.
+            window (int, optional): square tiles for a model exported with ``--dynamic``.
+            stride (Sequence[int], optional): (sh, sw) or (s,) tile step. See :meth:`tiling`.
+
+        Raises:
+            ValueError: the image or the options do not fit the model (:meth:`tiling`).
+        """
+        tiles = self.tiling(img.shape[:2], window, stride, tta)
+        x = self.preprocess(img)
+        if tiles is not None and self.input_size is not None:
+            # the windows of a fixed-size model stand for the model's own slide mode, which
+            # PyTorch's TTA runs in every view: views outside, windows inside
+            def tiled(view):
+                return tile_average(self._graph, view, *tiles)
+
+            return average_views(tiled, x, **tta) if tta else tiled(x)
+        # whole image, or --window tiles each augmented (as tools/predict.py --window --tta)
+        predict = self._graph if not tta else \
+            (lambda view: average_views(self._graph, view, **tta))
+        return predict(x) if tiles is None else tile_average(predict, x, *tiles)
+
+    def predict(self, img: np.ndarray, thresholds: Optional[Thresholds] = None,
+                **options) -> dict:
         """Mask, regions, verdict and scores of one image (as ``tools/predict.py``).
 
         Args:
             img (np.ndarray): (H, W, 3) uint8 BGR image.
             thresholds (Thresholds, optional): Default: the model's (:meth:`thresholds`).
+            **options: ``tta``, ``window``, ``stride`` of :meth:`run`.
         """
-        out = self.run(img)
+        out = self.run(img, **options)
         return inspect_probabilities(out["probs"], self.classes,
                                      thresholds or self.thresholds(), out["attention"])

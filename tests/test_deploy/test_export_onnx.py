@@ -68,11 +68,17 @@ def test_bad_sizes_and_dynamic_are_refused(tmp_path):
     model = init_model(SEGFORMER, None, cfg_options=dict(TINY_MODEL))
     with pytest.raises(ExportError, match="--input-size 16 96: both sides must be >= 32"):
         export_onnx(model, str(tmp_path / "a.onnx"), (16, 96))
-    with pytest.raises(ExportError, match="--dynamic is not supported: the MiT encoder"):
-        export_onnx(model, str(tmp_path / "b.onnx"), SIZE, dynamic=True)
+    slide = init_model(SEGFORMER, None, cfg_options=dict(
+        TINY_MODEL, **{"model.test_cfg": dict(mode="slide", crop_size=(64, 64),
+                                              stride=(48, 48))}))
+    with pytest.raises(ExportError, match=r"--dynamic is not supported for this model: "
+                       r"test_cfg.mode='slide' unrolls .*export it with --input-size 64 64 "
+                       r"\(its test_cfg.crop_size\).* stride 48x48"):
+        export_onnx(slide, str(tmp_path / "b.onnx"), SIZE, dynamic=True)
     hrda = init_model(HRDA, None, cfg_options=dict(TINY_HRDA))
-    with pytest.raises(ExportError, match="HRDA.*sliding detail windows"):
+    with pytest.raises(ExportError, match="HRDA.*sliding detail windows.*--input-size 64 64"):
         export_onnx(hrda, str(tmp_path / "c.onnx"), SIZE, dynamic=True)
+    assert not list(tmp_path.iterdir())
 
 
 def test_export_tool_end_to_end_and_bad_input(tmp_path, capsys):
