@@ -1,6 +1,9 @@
 """Shared by the tests of mmseg_uda.deploy: configs, tiny model options, coloured test images."""
 
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 
@@ -22,3 +25,19 @@ def _images(num=2, seed=0, size=SIZE):
             for _ in range(num)]
 
 
+BLOCKED = ("torch", "torchvision", "mmengine", "mmseg", "mmcv", "timm")
+# Blocks the heavy packages (any import of them raises ImportError), then runs the runner.
+BLOCK = ("import sys\n"
+         f"for name in {BLOCKED!r}:\n"
+         "    sys.modules[name] = None\n"
+         "import runpy\n"
+         "sys.argv = ['mmseg_uda.deploy.predict'] + sys.argv[1:]\n"
+         "runpy.run_module('mmseg_uda.deploy.predict', run_name='__main__')\n")
+
+
+def run_blocked(args, cwd):
+    """``python -m mmseg_uda.deploy.predict ARGS`` in a process where torch & co. cannot be
+    imported."""
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-c", BLOCK, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)

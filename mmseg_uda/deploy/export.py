@@ -316,7 +316,8 @@ def parity_check(model: nn.Module, onnx_file: str, images: Sequence[np.ndarray],
     Args:
         model (nn.Module): the PyTorch model.
         onnx_file (str): the exported file.
-        images (Sequence[np.ndarray]): (H, W, 3) uint8 BGR images of the model's input size.
+        images (Sequence[np.ndarray]): (H, W, 3) uint8 BGR images of the model's input size
+            (any size for a dynamic model).
         thresholds (Thresholds, optional): for the masks compared. Default: the model file's.
 
     Returns:

@@ -11,26 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from deploy_helpers import SEGFORMER, SIZE, _images
+from deploy_helpers import BLOCKED, SEGFORMER, SIZE, _images, run_blocked
 from helpers import REPO, TINY_MODEL
 from mmseg_uda.apis import init_model, predict_files
 from mmseg_uda.deploy import Thresholds
 from mmseg_uda.deploy.export import export_with_parity
-
-BLOCKED = ("torch", "torchvision", "mmengine", "mmseg", "mmcv", "timm")
-# Blocks the heavy packages (any import of them raises ImportError), then runs the runner.
-BLOCK = ("import sys\n"
-         f"for name in {BLOCKED!r}:\n"
-         "    sys.modules[name] = None\n"
-         "import runpy\n"
-         "sys.argv = ['mmseg_uda.deploy.predict'] + sys.argv[1:]\n"
-         "runpy.run_module('mmseg_uda.deploy.predict', run_name='__main__')\n")
-
-
-def _run_blocked(args, cwd):
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-c", BLOCK, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_runner_imports_with_torch_blocked(tmp_path):
@@ -69,7 +54,7 @@ def test_runner_writes_what_predict_writes(exported, tmp_path):
                         thresholds=Thresholds(pixel_threshold=0.45, min_area=4,
                                               source="command line (pixel_threshold, min_area) "
                                                      "over defaults"))
-    proc = _run_blocked([exported["onnx"], str(exported["folder"]), "--out",
+    proc = run_blocked([exported["onnx"], str(exported["folder"]), "--out",
                          str(tmp_path / "onnx"), "--pixel-threshold", "0.45", "--min-area", "4",
                          "--no-progress"], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -94,13 +79,13 @@ def test_runner_bad_inputs(exported, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     cv2.imwrite(str(other / "big.png"), np.zeros((80, 80, 3), np.uint8))
-    proc = _run_blocked([exported["onnx"], str(other), "--out", str(tmp_path / "o")],
+    proc = run_blocked([exported["onnx"], str(other), "--out", str(tmp_path / "o")],
                         cwd=str(tmp_path))
     assert proc.returncode == 1  # nothing predicted
     assert "image is 80x80 (HxW) but the model was exported for 64x96" in proc.stderr
     not_onnx = tmp_path / "x.onnx"
     not_onnx.write_bytes(b"garbage")
-    proc = _run_blocked([str(not_onnx), str(other), "--out", str(tmp_path / "p")],
+    proc = run_blocked([str(not_onnx), str(other), "--out", str(tmp_path / "p")],
                         cwd=str(tmp_path))
     assert proc.returncode != 0 and "ONNX Runtime cannot load" in proc.stderr
 
