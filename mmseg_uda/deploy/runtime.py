@@ -73,6 +73,15 @@ def read_metadata(path: str, custom: Dict[str, str]) -> dict:
     return meta
 
 
+def _checked_tiles(window: Sequence[int], stride: Sequence[int]):
+    """``((h, w), (sh, sw))`` as ints, each step in [1, its window side]."""
+    window, stride = tuple(int(v) for v in window), tuple(int(v) for v in stride)
+    if not all(1 <= s <= w for s, w in zip(stride, window)):
+        raise ValueError(f"tile stride {stride[0]}x{stride[1]} must be in [1, the window "
+                         f"{window[0]}x{window[1]}] on each side")
+    return window, stride
+
+
 class OnnxSegmentor:
     """An exported segmentation model in an ONNX Runtime session.
 
@@ -169,7 +178,7 @@ class OnnxSegmentor:
                     raise ValueError("a stride needs a window (--window) for a model exported "
                                      "with --dynamic")
                 return None
-            return (int(window),) * 2, stride or (max(1, int(window) // 2),) * 2
+            return _checked_tiles((int(window),) * 2, stride or (max(1, int(window) // 2),) * 2)
         h, w = self.input_size
         if window is not None:
             raise ValueError(f"--window is for models exported with --dynamic; this model was "
@@ -178,14 +187,15 @@ class OnnxSegmentor:
         if scales:
             raise ValueError(f"TTA scales {scales} need a model exported with --dynamic; this "
                              f"one takes {h}x{w} (HxW) views only")
+        tiles = _checked_tiles((h, w), stride or self.meta.get("tile_stride") or
+                               (max(1, h // 2), max(1, w // 2)))
         if (height, width) == (h, w):
             return None
         if height < h or width < w:
             raise ValueError(f"image is {height}x{width} (HxW) but the model was exported for "
                              f"{h}x{w}: it takes that size, or larger images in windows of it; "
                              f"re-export with --input-size {height} {width} or --dynamic")
-        default = self.meta.get("tile_stride") or (max(1, h // 2), max(1, w // 2))
-        return (h, w), tuple(stride or default)
+        return tiles
 
     def run(self, img: np.ndarray, tta: Optional[dict] = None, window: Optional[int] = None,
             stride: Optional[Sequence[int]] = None) -> Dict[str, Optional[np.ndarray]]:

@@ -136,6 +136,8 @@ def test_fixed_model_bad_options(models):
     with pytest.raises(ValueError, match=r"TTA scales \[0.5\] need a model exported with "
                                          r"--dynamic; this one takes 64x64"):
         fixed.tiling((64, 64), tta=tta_settings((0.5, 1)))
+    with pytest.raises(ValueError, match=r"tile stride 80x80 must be in \[1, the window 64x64\]"):
+        fixed.tiling((64, 64), stride=(80,))
     with pytest.raises(ValueError, match="a stride needs a window"):
         models["dynamic"].tiling((64, 96), stride=(8,))
 
@@ -204,7 +206,9 @@ def test_runner_cli_dynamic_tta_without_torch(models, tmp_path):
              "TTA scales [0.5] need a model exported with --dynamic"),
             ([onnx_file, "--window", "32", "--stride", "40"],
              "--stride must be in [1, --window], got [40]"),
-            ([onnx_file, "--stride", "1", "2", "3"], "--stride takes 1 or 2 values")):
+            ([onnx_file, "--stride", "1", "2", "3"], "--stride takes 1 or 2 values"),
+            ([str(models["root"] / "fixed.onnx"), "--stride", "65", "8"],
+             "tile stride 65x8 must be in [1, the window 64x64]")):
         proc = run_blocked([args[0], str(folder), "--out", str(tmp_path / "bad"), *args[1:]],
                             cwd=str(tmp_path))
         assert proc.returncode != 0 and message in proc.stderr, (args, proc.stderr[-2000:])
