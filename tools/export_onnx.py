@@ -123,6 +123,10 @@ def main(argv=None) -> int:
     except (OSError, ValueError, RuntimeError) as exc:
         raise SystemExit(f"{PREFIX} error: {exc}") from None
     size = tuple(args.input_size) if args.input_size else images[0].shape[:2]
+    if args.dynamic and min(size) < 32:
+        raise SystemExit(f"{PREFIX} error: --dynamic traces at the size of the first parity "
+                         f"image, {size[0]}x{size[1]} ({paths[0]}): both sides must be >= 32 "
+                         "pixels")
     resized = [p for p, img in zip(paths, images) if img.shape[:2] != tuple(size)]
     if resized and args.input_size:
         print(f"{PREFIX} {len(resized)} parity image(s) resized to the export size "

@@ -118,13 +118,18 @@ def traceable_attention(model: nn.Module):
     """Within the block every ``nn.MultiheadAttention`` of ``model`` runs
     :func:`_traceable_attention_forward` (the same weights and arithmetic); restored after."""
     patched = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
-    for mha in patched:
-        mha.forward = _traceable_attention_forward(mha)
+    forwards = [_traceable_attention_forward(m) for m in patched]  # (may refuse one)
+    before = [m.__dict__.get("forward") for m in patched]  # an instance's own forward, if any
+    for mha, forward in zip(patched, forwards):
+        mha.forward = forward
     try:
         yield len(patched)
     finally:
-        for mha in patched:
-            del mha.forward
+        for mha, forward in zip(patched, before):
+            if forward is None:
+                del mha.forward
+            else:
+                mha.forward = forward
 
 
 class ExportGraph(nn.Module):

@@ -12,7 +12,7 @@ from deploy_helpers import HRDA, SEGFORMER, SIZE, TINY_HRDA, _images, run_blocke
 from helpers import TINY_MODEL
 from mmseg_uda.apis import inference_outputs, init_model, predict_files, predict_image
 from mmseg_uda.deploy import OnnxSegmentor, Thresholds
-from mmseg_uda.deploy.export import export_with_parity
+from mmseg_uda.deploy.export import ExportError, export_with_parity, traceable_attention
 from mmseg_uda.deploy.views import resize_bilinear, tile_boxes, tta_settings
 from reports_helpers import load_tool
 
@@ -52,6 +52,9 @@ def test_dynamic_export_any_size_and_batch(models):
     assert figures["failures"] == [] and figures["sizes"] == ["49x121", "64x96"]
     assert session.input_size is None and session.meta["traced_size"] == list(SIZE)
     assert session.meta["parity"]["sizes"] == ["49x121", "64x96"]
+    # the PyTorch model is left as it was
+    assert not [m for m in models["seg"].modules()
+                if isinstance(m, torch.nn.MultiheadAttention) and "forward" in m.__dict__]
     # two more sizes (odd ones), and a batch of two, against PyTorch
     for size in ((97, 130), (40, 200)):
         img = _images(1, seed=7, size=size)[0]
@@ -63,6 +66,27 @@ def test_dynamic_export_any_size_and_batch(models):
         ref = inference_outputs(models["seg"], torch.from_numpy(batch))["logits"].softmax(1)
     assert probs.shape == (2, 2, 97, 130)
     np.testing.assert_allclose(probs, ref.numpy(), atol=ATOL)
+
+
+def test_traceable_attention_is_torch_attention():
+    torch.manual_seed(0)
+    for batch_first in (False, True):
+        mha = torch.nn.MultiheadAttention(16, 2, batch_first=batch_first).eval()
+        owner = torch.nn.Sequential(mha)
+        q, kv = torch.randn(7, 3, 16), torch.randn(5, 3, 16)  # key length != query length
+        if batch_first:
+            q, kv = q.transpose(0, 1), kv.transpose(0, 1)
+        with torch.no_grad():
+            ref = mha(q, kv, kv)[0]
+            with traceable_attention(owner) as num:
+                mine = mha(q, kv, kv)[0]
+                with pytest.raises(ExportError, match="attention masks are not supported"):
+                    mha(q, kv, kv, attn_mask=torch.zeros(7, 5))
+        assert num == 1 and "forward" not in mha.__dict__  # restored
+        torch.testing.assert_close(mine, ref, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ExportError, match="bias_k / bias_v"), \
+            traceable_attention(torch.nn.MultiheadAttention(16, 2, add_bias_kv=True)):
+        pass
 
 
 def test_resize_bilinear_is_torch_interpolate():
