@@ -89,7 +89,7 @@ def inference_settings(model: OnnxSegmentor, args) -> dict:
         mode = "onnxruntime, any size (dynamic), " + ("tiled" if tiles else "whole image")
     else:  # the windows of an image larger than the model's input
         tiles = model.tiling((size[0] + 1, size[1] + 1), args.window, args.stride, tta)
-        mode = (f"onnxruntime, {size[0]}x{size[1]} whole, larger images tiled")
+        mode = f"onnxruntime, {size[0]}x{size[1]} whole, larger images tiled"
     inference = dict(window=tiles and list(tiles[0]), stride=tiles and list(tiles[1]),
                      mode=mode, input_size=size and list(size))
     if tta:
