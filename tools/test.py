@@ -38,6 +38,8 @@ from mmseg_uda.apis.tta import tta_config  # noqa: E402
 from mmseg_uda.compat.checkpoint import load_checkpoint_checked  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
     add_debug_flag,
+    check_data,
+    data_provenance,
     default_work_dir,
     exit_tool,
     finish_distributed,
@@ -133,7 +135,8 @@ def configure_report(cfg, args) -> None:
         raise SystemExit(f"{flags} need a DefectMetric in test_evaluator "
                          f"(got {cfg.test_evaluator})")
     meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
-                date=datetime.datetime.now().isoformat(timespec="seconds"))
+                date=datetime.datetime.now().isoformat(timespec="seconds"),
+                data=data_provenance(cfg))
     for evaluator in defect_metrics:
         evaluator.update(paths)
         evaluator.update(options)
@@ -149,6 +152,8 @@ def main(argv=None):
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = None  # loaded below, strictly (the Runner would accept any checkpoint)
     cfg.resume = False
+    for note in check_data(cfg, "test"):
+        print(f"[tools/test.py] {note}", file=sys.stderr)
 
     if args.show or args.show_dir:
         hooks = cfg.default_hooks

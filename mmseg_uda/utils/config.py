@@ -111,13 +111,24 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file, validate and merge ``cfg_options``, check top-level keys."""
+    """Load a config file, validate and merge ``cfg_options``, check top-level keys.
+
+    The data-root variables, ``metainfo`` and the number of classes of the final config take
+    effect wherever they are used, also when a child config or ``--cfg-options`` sets them
+    (see :mod:`mmseg_uda.utils.data_config`).
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f"config file not found: {path!r}")
+    from .data_config import RECORD_KEY, apply_data_variables, trace_data_variables
+
     cfg = Config.fromfile(path)
+    # Where source_root / target_root / data_root are used, before the options change them;
+    # a config saved by a run carries the record.
+    table = cfg.get(RECORD_KEY) or trace_data_variables(path)
     check_cfg_options(cfg, cfg_options)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    apply_data_variables(cfg, table, cfg_options)
     check_top_level_keys(cfg, source=path)
     return cfg
 
