@@ -13,7 +13,7 @@ every tool uses) writes the final value there:
   or the environment variable).
 - ``metainfo``: every dataset of the dataloaders gets the top-level ``metainfo``, and every
   ``num_classes`` of the model becomes ``len(metainfo['classes'])`` (a top-level ``num_classes``
-  must agree).
+  must agree; per-class weights of the model must have one value per class).
 
 A key given explicitly with ``--cfg-options`` (``val_dataloader.dataset.data_root=...``) is
 kept. Where each variable went is recorded in the config (``data_variables``), so the copy
@@ -33,7 +33,7 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -44,6 +44,8 @@ from .errors import UserError
 ROOT_VARIABLES = ("data_root", "source_root", "target_root")
 RECORD_KEY = "data_variables"
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+# Model keys with one value per class, checked against metainfo.
+PER_CLASS_KEYS = ("class_weight", "pseudo_class_weight")
 _ENV = re.compile(r"^\{\{['\"]?\s*\$(\w+)\s*:\s*(\S*?)\s*['\"]?\}\}$")
 _MARK = "@mmseg_uda_data_variable:{}@"
 
@@ -95,18 +97,12 @@ def _walk(node: Any, prefix: str = "") -> Iterator[Tuple[str, Any, Any]]:
 
 
 def _get(cfg: Any, path: str) -> Tuple[Any, Any]:
-    """(container, key) of a dotted path; KeyError/IndexError if it does not exist."""
-    parts = path.split(".")
+    """(container, key) of a dotted path; KeyError/IndexError if a parent does not exist."""
+    *parents, last = path.split(".")
     node = cfg
-    for part in parts[:-1]:
+    for part in parents:
         node = node[int(part)] if isinstance(node, list) else node[part]
-    last = parts[-1]
-    if isinstance(node, list):
-        int_key = int(last)
-        node[int_key]
-        return node, int_key
-    node[last]
-    return node, last
+    return node, (int(last) if isinstance(node, list) else last)
 
 
 def trace_data_variables(path: str) -> Dict[str, dict]:
@@ -114,8 +110,8 @@ def trace_data_variables(path: str) -> Dict[str, dict]:
 
     Returns:
         dict: ``{variable: dict(env=ENV or None, default=str or None, file=defining file,
-        used_by=[dotted paths of the dataset keys set from it])}``. A config saved by a run
-        (it holds the record ``data_variables``) returns that record.
+        used_by=[dotted paths of the dataset keys set from it])}``; only variables that are
+        set from an environment variable somewhere in the inheritance chain can be traced.
     """
     chain = config_chain(path)
     table: Dict[str, dict] = {}
@@ -162,12 +158,10 @@ def _overridden(path: str, options: Optional[dict]) -> bool:
 def _dataset_dicts(cfg: Config) -> Iterator[Tuple[str, dict]]:
     """(dotted path, dict) of every dataset config (a dict with ``data_root``) in the
     dataloaders."""
-    seen = set()
     for key in DATALOADERS:
         loader = cfg.get(key)
-        if not loader or id(loader) in seen:
+        if not loader:
             continue
-        seen.add(id(loader))
         queue = [(f"{key}.dataset", loader.get("dataset"))]
         while queue:
             path, node = queue.pop(0)
@@ -231,6 +225,25 @@ def apply_data_variables(cfg: Config, table: Dict[str, dict],
                 f"--cfg-options {path}={node[key]} but metainfo names {len(classes)} classes "
                 f"{classes}; set metainfo (the number of classes follows it)")
         node[key] = len(classes)
+    for path, weights in _per_class_lists(cfg.model, "model"):
+        if len(weights) != len(classes):
+            raise DataConfigError(
+                f"{path} has {len(weights)} values {list(weights)} but metainfo names "
+                f"{len(classes)} classes {classes}: give one weight per class (in the config or "
+                f"--cfg-options {path}=[...]), or None")
+
+
+def _per_class_lists(node: Any, prefix: str) -> Iterator[Tuple[str, Sequence]]:
+    """(dotted path, value) of the per-class weight lists (``class_weight``,
+    ``pseudo_class_weight``) under ``node``."""
+    items = node.items() if hasattr(node, "items") else \
+        enumerate(node) if isinstance(node, (list, tuple)) else ()
+    for key, value in items:
+        path = f"{prefix}.{key}"
+        if key in PER_CLASS_KEYS and isinstance(value, (list, tuple)):
+            yield path, value
+        elif hasattr(value, "items") or isinstance(value, (list, tuple)):
+            yield from _per_class_lists(value, path)
 
 
 def variable_hint(cfg: Config, path: str) -> str:

@@ -11,6 +11,8 @@ from mmseg_uda.datasets.defect_dataset import DatasetError, DefectDataset
 from mmseg_uda.utils import DataConfigError, check_data, data_provenance, load_config
 
 HRDA_CPU = osp.join(REPO, "configs", "hrda_cracks_cpu.py")
+DACS_CPU = osp.join(REPO, "configs", "dacs_cracks_cpu.py")
+HRDA = osp.join(REPO, "configs", "hrda_cracks.py")
 SCRATCH = "metainfo = dict(classes=('background', 'scratch'), palette=[[0, 0, 0], [0, 255, 0]])\n"
 
 
@@ -39,9 +41,17 @@ def test_child_config_roots_and_classes_take_effect_everywhere(tmp_path, monkeyp
     # a child with three classes: every head of the model follows metainfo
     three = ("metainfo = dict(classes=('background', 'scratch', 'dent'), "
              "palette=[[0, 0, 0], [0, 255, 0], [0, 0, 255]])\n")
-    cfg = load_config(child(tmp_path, three, name="three.py"))
+    cfg = load_config(child(tmp_path, three, base=HRDA, name="three.py"))
     heads = cfg.model.segmentor.decode_head
     assert heads.decoder.num_classes == heads.attention_decoder.num_classes == 3
+    # ... but a per-class weight cannot be guessed: named, with the number of classes
+    with pytest.raises(DataConfigError, match=r"class_weight has 2 values \[1.0, \d.\d\] but "
+                                              r"metainfo names 3 classes"):
+        load_config(child(tmp_path, three, base=DACS_CPU, name="dacs3.py"))
+    cfg = load_config(child(tmp_path, three, base=DACS_CPU, name="dacs3.py"),
+                      {"model.segmentor.decode_head.loss_decode.class_weight": [1, 5, 5],
+                       "model.pseudo_class_weight": [1, 0.2, 0.2]})
+    assert cfg.model.segmentor.decode_head.num_classes == 3
     # the environment variable of the child's own definition still works
     monkeypatch.setenv("SOURCE_ROOT", "/env/source")
     assert roots(load_config(path))[0] == "/env/source"
