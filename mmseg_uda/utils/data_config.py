@@ -265,19 +265,22 @@ def _role(path: str) -> str:
     return "training" if path.startswith("train_") else "evaluation"
 
 
-def check_data(cfg: Config, mode: str) -> List[str]:
+def check_data(cfg: Config, mode: str, build: bool = True) -> List[str]:
     """Check the dataset folders a tool will read, before the Runner is built.
 
     Args:
         cfg (Config): a config loaded with ``load_config``.
         mode (str): ``'train'`` (training sets and the evaluation set) or ``'test'``.
+        build (bool): also build the datasets (:func:`build_datasets`), which checks every
+            file. Default: True.
 
     Returns:
         list[str]: notes for the log (evaluation turned off, split chosen).
 
     Raises:
         DatasetError: a missing folder (naming the variable that sets it and its default),
-            ``meta.json`` classes that differ from the config's, a test set without masks.
+            ``meta.json`` classes that differ from the config's, a test set without masks, and
+            with ``build`` the dataset's own checks (files, sizes, mask values).
     """
     from mmseg_uda.datasets.defect_dataset import DatasetError, check_meta_classes, resolve_split
 
@@ -327,7 +330,30 @@ def check_data(cfg: Config, mode: str) -> List[str]:
             break
         if how:
             notes.append(f"evaluation set {root!r}: split {split or 'all images'} ({how})")
+    if build:
+        build_datasets(cfg, wanted)
     return notes
+
+
+def build_datasets(cfg: Config, dataloaders: Sequence[str]) -> None:
+    """Build (and so check: files, sizes, mask values) the datasets of ``dataloaders``.
+
+    Their errors then come before the Runner and its config dump. The file checks are cached
+    (``CheckCache``), so the Runner's own build of the same datasets reads no file again.
+    """
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import DATASETS
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    try:
+        logger.setLevel(logging.WARNING)  # the Runner's build logs the summaries
+        with DefaultScope.overwrite_default_scope(cfg.get("default_scope") or "mmseg"):
+            for path, ds in _dataset_dicts(cfg):
+                if path.split(".")[0] in dataloaders:
+                    DATASETS.build(copy.deepcopy(ds))
+    finally:
+        logger.setLevel(level)
 
 
 def data_provenance(cfg: Config) -> Dict[str, Any]:

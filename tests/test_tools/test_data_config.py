@@ -158,3 +158,17 @@ def test_provenance_of_the_test_set(tmp_path, monkeypatch):
     (tmp_path / "val.txt").write_text("a\n")
     prov = data_provenance(load_config(HRDA_CPU))
     assert prov == dict(data_root=str(tmp_path), split="val.txt", variable="TARGET_ROOT")
+
+
+def test_dataset_file_errors_come_from_check_data(tmp_path, monkeypatch):
+    import cv2
+    import numpy as np
+
+    src = write_dataset(str(tmp_path / "src"), num=3)
+    cv2.imwrite(osp.join(src, "masks", "0000.png"), np.zeros((10, 10), np.uint8))
+    monkeypatch.setenv("SOURCE_ROOT", src)
+    monkeypatch.setenv("TARGET_ROOT", write_dataset(str(tmp_path / "tgt"), num=3))
+    cfg = load_config(HRDA_CPU)
+    assert check_data(cfg, "train", build=False) == []  # folders, classes: fine
+    with pytest.raises(DatasetError, match=r"0000.png' is 10x10 \(WxH\) but its image"):
+        check_data(cfg, "train")  # the datasets' own checks, before any Runner
