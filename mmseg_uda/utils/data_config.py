@@ -293,7 +293,10 @@ def check_data(cfg: Config, mode: str, build: bool = True) -> List[str]:
         root = ds.get("data_root")
         if not isinstance(root, str) or not osp.isdir(root):
             hint = variable_hint(cfg, path + ".data_root")
-            roles = missing.setdefault((repr(root), hint), [])
+            where = repr(root)
+            if isinstance(root, str) and not osp.isabs(root):
+                where += f" (= {osp.abspath(root)})"  # relative: to the current folder
+            roles = missing.setdefault((where, hint), [])
             if _role(path) not in roles:
                 roles.append(_role(path))
     if missing:  # all of them in one line: source and target are often both wrong

@@ -107,7 +107,8 @@ def test_quick_start_images_only_target_trains_and_predicts(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "tools/train.py: error: target and evaluation data folder not found: 'data/my_photo' "
-        "(set by TARGET_ROOT, default 'data/cfd'; e.g. TARGET_ROOT=/path/to/folder)")
+        f"(= {tmp_path / 'data' / 'my_photo'}) (set by TARGET_ROOT, default 'data/cfd'; e.g. "
+        "TARGET_ROOT=/path/to/folder)")
     assert "Traceback" not in proc.stderr and "Config:" not in proc.stdout + proc.stderr
 
 
