@@ -36,7 +36,7 @@ import re
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
-from mmengine.logging import MMLogger
+from mmengine.logging import MMLogger, print_log
 
 from .errors import UserError
 
@@ -202,6 +202,13 @@ def apply_data_variables(cfg: Config, table: Dict[str, dict],
                 node[key] = value
     if table:
         cfg[RECORD_KEY] = {name: dict(info, saved=True) for name, info in table.items()}
+    used = {ds.get("data_root") for _, ds in _dataset_dicts(cfg)}
+    for name in ROOT_VARIABLES:
+        if name not in table and isinstance(cfg.get(name), str) and cfg[name] not in used:
+            print_log(f"config variable {name} = {cfg[name]!r} is used by no dataset: only "
+                      "variables that a base file sets from an environment variable "
+                      "('{{$VAR:default}}') can be traced to the datasets; set the datasets' "
+                      "data_root instead", logger="current", level=logging.WARNING)
     metainfo = cfg.get("metainfo")
     if not metainfo or not metainfo.get("classes"):
         return

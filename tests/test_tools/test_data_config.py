@@ -172,3 +172,16 @@ def test_dataset_file_errors_come_from_check_data(tmp_path, monkeypatch):
     assert check_data(cfg, "train", build=False) == []  # folders, classes: fine
     with pytest.raises(DatasetError, match=r"0000.png' is 10x10 \(WxH\) but its image"):
         check_data(cfg, "train")  # the datasets' own checks, before any Runner
+
+
+def test_untraceable_variable_is_reported(tmp_path, monkeypatch):
+    from mmseg_uda.utils import data_config
+
+    logged = []
+    monkeypatch.setattr(data_config, "print_log", lambda msg, **kw: logged.append(msg))
+    literal = tmp_path / "literal.py"  # a base that sets a root without the variable
+    literal.write_text(f"_base_ = [{HRDA_CPU!r}]\ntrain_dataloader = dict(dataset=dict("
+                       "source=dict(data_root='/fixed')))\n")
+    cfg = load_config(child(tmp_path, "source_root = '/mine'\n", base=str(literal)))
+    assert cfg.train_dataloader.dataset.source.data_root == "/fixed"
+    assert len(logged) == 1 and "source_root = '/mine' is used by no dataset" in logged[0]
