@@ -310,6 +310,8 @@ def check_data(cfg: Config, mode: str, build: bool = True) -> List[str]:
         raise DatasetError("; ".join(f"{' and '.join(roles)} data folder not found: {root} "
                                      f"({hint})" for (root, hint), roles in missing.items()))
     for path, ds in datasets:
+        if ds.get("type") != "DefectDataset":  # other layouts: the dataset checks itself
+            continue
         root = ds.get("data_root")
         role = _role(path)
         images = osp.join(root, ds.get("img_dir", "images"))
