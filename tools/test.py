@@ -35,9 +35,11 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
 from mmseg_uda.apis.tta import tta_config  # noqa: E402
-from mmseg_uda.compat.checkpoint import load_checkpoint_checked  # noqa: E402
+from mmseg_uda.compat.checkpoint import check_loadable, load_checkpoint_checked  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
     add_debug_flag,
+    check_data,
+    data_provenance,
     default_work_dir,
     exit_tool,
     finish_distributed,
@@ -133,7 +135,8 @@ def configure_report(cfg, args) -> None:
         raise SystemExit(f"{flags} need a DefectMetric in test_evaluator "
                          f"(got {cfg.test_evaluator})")
     meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
-                date=datetime.datetime.now().isoformat(timespec="seconds"))
+                date=datetime.datetime.now().isoformat(timespec="seconds"),
+                data=data_provenance(cfg))
     for evaluator in defect_metrics:
         evaluator.update(paths)
         evaluator.update(options)
@@ -142,8 +145,7 @@ def configure_report(cfg, args) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f"checkpoint not found: {args.checkpoint!r}")
+    check_loadable(args.checkpoint)  # missing, empty or truncated: one line, before the Runner
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
@@ -168,6 +170,9 @@ def main(argv=None):
             raise SystemExit(str(exc)) from None
 
     configure_report(cfg, args)
+    # The test set's folder, masks and classes, before the Runner (and its config dump).
+    for note in check_data(cfg, "test"):
+        print(f"[tools/test.py] {note}", file=sys.stderr)
     setup_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)

@@ -28,6 +28,7 @@ from mmseg_uda.compat.checkpoint import check_loadable  # noqa: E402
 from mmseg_uda.utils import (  # noqa: E402
     WorkDirLock,
     add_debug_flag,
+    check_data,
     check_schedule,
     default_work_dir,
     enable_amp,
@@ -89,6 +90,8 @@ def main(argv=None):
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     if args.resume is not None and args.resume != "auto" and not osp.isfile(args.resume):
         raise SystemExit(f"--resume: checkpoint not found: {args.resume!r}")
+    # Data folders, classes and the evaluation set, before the Runner (and its config dump).
+    args.data_notes = check_data(cfg, "train")
     # Rank 0 owns the work dir: it alone writes checkpoints, so it alone takes the lock.
     lock = WorkDirLock(cfg.work_dir) if process_rank(args.launcher) == 0 else None
     if lock is not None:
@@ -132,6 +135,8 @@ def train(cfg, args) -> None:
     setup_cpu_distributed(cfg, args.launcher)
 
     runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    for note in getattr(args, "data_notes", ()):
+        runner.logger.warning(note)
     runner.train()
     finish_distributed()
 

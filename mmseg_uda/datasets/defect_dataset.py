@@ -6,6 +6,7 @@
       images/<name>.jpg|.jpeg|.png|.bmp|.tif|.tiff
       masks/<name>.png        uint8 class ids, 255 = ignore (absent for an unlabeled target)
       train.txt, test.txt     optional split files, one <name> per line
+      meta.json               optional (the generator's): its ``classes`` must match the config
 
 Class names and palette come from the config (``metainfo=dict(classes=..., palette=...)``);
 binary crack data, ``('background', 'crack')``, is the default. Problems with the data are
@@ -63,6 +64,70 @@ def _read_split(path: str) -> List[str]:
             stem, ext = osp.splitext(name)
             names.append(stem if ext.lower() in IMG_EXTENSIONS else name)
     return names
+
+
+def resolve_split(data_root: str, split) -> Tuple[Optional[str], str]:
+    """The split file a dataset reads: the first of ``split``'s candidates that exists.
+
+    Args:
+        data_root (str): the dataset folder (relative split files are looked up in it).
+        split (str | Sequence[str | None] | None): one split file, or candidates in order of
+            preference; None (or ``''``) in the list means "every image in images/", so
+            ``['test.txt', 'val.txt', None]`` is test.txt, else val.txt, else all images.
+
+    Returns:
+        tuple: ``(split file or None for all images, how it was chosen)``; a single split
+        file is returned as given (missing or not: the dataset then reports it).
+    """
+    if split is None or isinstance(split, str):
+        return (split or None), ""
+    skipped: List[str] = []
+    for cand in split:
+        if not cand:
+            return None, (f"no {' / '.join(skipped)}: every image" if skipped else "")
+        if osp.isfile(cand if osp.isabs(cand) else osp.join(data_root, cand)):
+            return cand, (f"no {' / '.join(skipped)}" if skipped else "")
+        skipped.append(cand)
+    return (skipped[0] if skipped else None), ""
+
+
+def read_meta_classes(data_root: str) -> Optional[Tuple[str, ...]]:
+    """The ``classes`` of ``ROOT/meta.json`` (written by the generator), or None."""
+    path = osp.join(data_root, "meta.json")
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            classes = json.load(f).get("classes")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return tuple(str(c) for c in classes) if isinstance(classes, list) and classes else None
+
+
+def check_meta_classes(data_root: str, classes: Sequence[str]) -> None:
+    """Refuse a dataset whose ``meta.json`` names other classes than the config.
+
+    The meta file's classes must be the config's, in the same order (a leading subset is
+    accepted: its class ids mean the same); names are compared case-insensitively.
+
+    Raises:
+        DatasetError: naming both class lists and the file.
+    """
+    found = read_meta_classes(data_root)
+    if found is None:
+        return
+    want = tuple(classes)
+    path = osp.join(data_root, "meta.json")
+    if len(found) > len(want):
+        raise DatasetError(
+            f"{path!r} has {len(found)} classes {found} but the config has {len(want)} "
+            f"(metainfo.classes = {want}, num_classes = {len(want)}); set metainfo (and the "
+            "number of classes) to the data's classes")
+    if [c.lower() for c in found] != [c.lower() for c in want[:len(found)]]:
+        raise DatasetError(
+            f"{path!r} names the classes {found} but the config's metainfo.classes are {want}; "
+            "class ids would mean different defects: generate the data with the config's "
+            "classes or set metainfo in the config to the data's")
 
 
 def _image_size(path: str, loader=None) -> Tuple[int, int]:
@@ -177,9 +242,11 @@ class DefectDataset(BaseSegDataset):
 
     Args:
         data_root (str): dataset root folder (``ROOT``).
-        split (str, optional): split file, relative to ``data_root`` (e.g. ``'train.txt'``),
-            one image name per line without extension. None or ``''`` uses every image in
-            ``images/``. Default: None.
+        split (str | Sequence[str | None], optional): split file, relative to ``data_root``
+            (e.g. ``'train.txt'``), one image name per line without extension. None or ``''``
+            uses every image in ``images/``. A list gives candidates in order, the first that
+            exists is read, and a None in it means every image: ``['train.txt', None]`` reads
+            train.txt if present, else all images (see :func:`resolve_split`). Default: None.
         img_dir (str): image folder relative to ``data_root``. Default: ``'images'``.
         mask_dir (str): mask folder relative to ``data_root``. Default: ``'masks'``.
         with_masks (bool): whether masks exist (False for an unlabeled target domain).
@@ -226,7 +293,9 @@ class DefectDataset(BaseSegDataset):
         elif len(metainfo["palette"]) != len(classes):
             raise ValueError(f"metainfo.palette has {len(metainfo['palette'])} colours for "
                              f"{len(classes)} classes {classes}")
-        self.split = split or ""
+        self.split_request = split
+        chosen, self.split_note = resolve_split(data_root or "", split)
+        self.split = chosen or ""
         self.img_dir = img_dir
         self.mask_dir = mask_dir
         self.with_masks = bool(with_masks)
@@ -272,16 +341,23 @@ class DefectDataset(BaseSegDataset):
                                f" inside data_root={root!r})")
         mask_dir = self.data_prefix.get("seg_map_path")
         if self.with_masks and not osp.isdir(mask_dir):
+            role = ("evaluation set" if self.test_mode else "labeled training set")
             raise DatasetError(
-                f"mask folder not found: {mask_dir!r}; pass with_masks=False for an unlabeled "
-                "target domain")
+                f"mask folder not found: {mask_dir!r}, needed by this {role} "
+                f"(data_root={root!r}, split={self.split or 'all images'}); an unlabeled folder "
+                "can only be a UDA target (tools/train.py then trains without evaluation) or "
+                "the input of tools/predict.py")
+        check_meta_classes(root, self._metainfo["classes"])
         index = self._index_images(img_dir)
         if not index:
             raise DatasetError(f"no images in {img_dir!r} (accepted extensions: "
                                f"{', '.join(IMG_EXTENSIONS)})")
         if self.ann_file:
             if not osp.isfile(self.ann_file):
-                raise DatasetError(f"split file not found: {self.ann_file!r}")
+                tried = [c for c in self.split_request or () if c] \
+                    if not isinstance(self.split_request, str) else []
+                also = f" (tried {tried})" if len(tried) > 1 else ""
+                raise DatasetError(f"split file not found: {self.ann_file!r}{also}")
             names = _read_split(self.ann_file)
             if not names:
                 raise DatasetError(f"split file {self.ann_file!r} lists no images")
@@ -378,6 +454,9 @@ class DefectDataset(BaseSegDataset):
             if cache is not None:
                 cache.save()  # the files checked so far stay valid after an error
         cached = f" ({cache.hits} file checks from the cache)" if cache and cache.hits else ""
+        split = self.split or "all"
+        if self.split_note:
+            split = f"{split} ({self.split_note})"
         if self.with_masks:
             total = np.sum([h for h in hists if h is not None], axis=0)
             num_classes = len(self._metainfo["classes"])
@@ -391,9 +470,9 @@ class DefectDataset(BaseSegDataset):
             self.class_pixel_fraction = freq.tolist()
             summary = ", ".join(f"{c}={f:.4f}" for c, f in
                                 zip(self._metainfo["classes"], freq))
-            print_log(f"{type(self).__name__} {self.data_root!r} split={self.split or 'all'}: "
+            print_log(f"{type(self).__name__} {self.data_root!r} split={split}: "
                       f"{len(data_list)} images, pixel fractions {summary}{cached}",
                       logger="current")
         else:
-            print_log(f"{type(self).__name__} {self.data_root!r} split={self.split or 'all'}: "
+            print_log(f"{type(self).__name__} {self.data_root!r} split={split}: "
                       f"{len(data_list)} unlabeled images{cached}", logger="current")

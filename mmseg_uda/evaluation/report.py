@@ -48,8 +48,21 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
     out = [f"# {title or 'Defect segmentation report'}\n"]
     provenance = [f"- {key}: `{report[key]}`" for key in ("config", "checkpoint", "date")
                   if report.get(key)]
+    data = report.get("data") or {}
+    if data:
+        variable = f" (set by `{data['variable']}`)" if data.get("variable") else ""
+        provenance.append(f"- data: `{data.get('data_root')}`{variable}, split "
+                          f"`{data.get('split')}`")
     provenance.append(f"- images: {report['num_images']}; scores in percent; pixels with label "
                       f"{report['ignore_index']} ignored")
+    thresholds = report.get("thresholds") or {}
+    if thresholds:
+        tiles = (f", tiles of {thresholds['tile_px']} px" if thresholds.get("tile_px")
+                 else ", no tile verdict")
+        provenance.append(
+            f"- thresholds: pixel class = {thresholds.get('pixel')} of the model's scores; a "
+            f"defect region counts from {thresholds.get('verdict_min_area_px')} px{tiles}; "
+            f"distance tolerance {thresholds.get('tolerance_px')} px")
     out.append("\n".join(provenance) + "\n")
 
     img = report.get("image_level") or {}

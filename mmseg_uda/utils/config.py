@@ -16,6 +16,8 @@ from typing import Any, Iterable, List, Optional
 import torch
 from mmengine.config import Config
 
+from .errors import UserError
+
 # Top-level keys Runner.from_cfg (and this project's tools) read.
 RUNNER_KEYS = (
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg",
@@ -33,6 +35,10 @@ class ConfigKeyError(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0])
+
+
+class ConfigFileError(UserError, ValueError):
+    """A config file that does not parse or run (syntax error, unknown name, bad base)."""
 
 
 def _close(name: str, candidates: Iterable[str], cutoff: float = 0.75) -> List[str]:
@@ -111,13 +117,29 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file, validate and merge ``cfg_options``, check top-level keys."""
+    """Load a config file, validate and merge ``cfg_options``, check top-level keys.
+
+    The data-root variables, ``metainfo`` and the number of classes of the final config take
+    effect wherever they are used, also when a child config or ``--cfg-options`` sets them
+    (see :mod:`mmseg_uda.utils.data_config`).
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f"config file not found: {path!r}")
-    cfg = Config.fromfile(path)
+    from .data_config import RECORD_KEY, apply_data_variables, trace_data_variables
+
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as exc:  # noqa: BLE001 - a config file is the user's code
+        detail = " ".join(str(exc).split())
+        raise ConfigFileError(f"config {path!r} cannot be read: {type(exc).__name__}: "
+                              f"{detail} (--debug shows the traceback)") from exc
+    # Where source_root / target_root / data_root are used, before the options change them;
+    # a config saved by a run carries the record.
+    table = cfg.get(RECORD_KEY) or trace_data_variables(path)
     check_cfg_options(cfg, cfg_options)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    apply_data_variables(cfg, table, cfg_options)
     check_top_level_keys(cfg, source=path)
     return cfg
 

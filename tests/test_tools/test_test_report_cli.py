@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from mmseg_uda.utils import CheckpointError
 from reports_helpers import load_tool, run_tool, tiny_run
 
 
@@ -54,5 +55,5 @@ def test_report_flag_errors(run, tmp_path):
     with pytest.raises(SystemExit, match="would overwrite the JSON report"):
         test.main(base[:2] + ["--out", str(tmp_path / "r.json"), "--md",
                               str(tmp_path / "r.json")] + base[2:])
-    with pytest.raises(SystemExit, match="checkpoint not found"):
+    with pytest.raises(CheckpointError, match="checkpoint file not found"):
         test.main([run["config"], str(tmp_path / "missing.pth"), "--out", "x.json"])

@@ -89,7 +89,7 @@ def test_train_resume_and_test(tmp_path, crack_dataset):
 def test_tools_refuse_bad_arguments_early(tmp_path, crack_dataset):
     missing = str(tmp_path / "missing.pth")
     proc = run_tool("test.py", CONFIG, missing, data_root=crack_dataset, check=False)
-    assert proc.returncode != 0 and "checkpoint not found" in proc.stderr
+    assert proc.returncode != 0 and "checkpoint file not found" in proc.stderr
     proc = run_tool("train.py", CONFIG, "--resume", missing, "--work-dir", str(tmp_path / "w"),
                     data_root=crack_dataset, check=False)
     assert proc.returncode != 0 and "--resume: checkpoint not found" in proc.stderr

@@ -4,7 +4,9 @@
 dataset_type = 'DefectDataset'
 data_root = '{{$DATA_ROOT:data/cracks}}'
 train_split = 'train.txt'
-test_split = 'test.txt'
+# test.txt, else val.txt (the generator's held-out split); a child config that sets
+# data_root or metainfo changes them everywhere below (mmseg_uda/utils/data_config.py).
+test_split = ['test.txt', 'val.txt']
 metainfo = dict(classes=('background', 'crack'), palette=[[0, 0, 0], [255, 0, 0]])
 crop_size = (512, 512)
 

@@ -2,6 +2,11 @@
 # on the labeled target test split. Both roots use the DefectDataset layout (ROOT/images,
 # ROOT/masks, ROOT/<split>.txt) and can be moved without editing files:
 #   SOURCE_ROOT=/data/synthetic_cracks TARGET_ROOT=/data/cfd python tools/train.py CFG
+# The target may be photos only (ROOT/images): it then trains on every image, and
+# tools/train.py turns the evaluation off (no masks to score against) and says so.
+# A child config that sets source_root, target_root or metainfo changes them everywhere they
+# are used below (the tools' config loader, mmseg_uda/utils/data_config.py); the number of
+# classes of the model follows metainfo.
 source_root = '{{$SOURCE_ROOT:data/synthetic_cracks}}'
 target_root = '{{$TARGET_ROOT:data/cfd}}'
 dataset_type = 'DefectDataset'
@@ -43,7 +48,8 @@ train_dataloader = dict(
         type='UDADataset',
         source=dict(type=dataset_type, data_root=source_root, split='train.txt',
                     metainfo=metainfo, pipeline=source_pipeline),
-        target=dict(type=dataset_type, data_root=target_root, split='train.txt',
+        # train.txt if the target has one, else every image in ROOT/images.
+        target=dict(type=dataset_type, data_root=target_root, split=['train.txt', None],
                     with_masks=False, metainfo=metainfo, pipeline=target_pipeline),
         # Binary cracks: rare-class sampling would only prefer images with cracks, which
         # almost all synthetic images have. Multi-class sources: dict(temperature=0.01).
@@ -55,7 +61,8 @@ val_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=target_root, split='test.txt',
+    # test.txt, else val.txt (the generator's held-out split), else every image.
+    dataset=dict(type=dataset_type, data_root=target_root, split=['test.txt', 'val.txt', None],
                  metainfo=metainfo, pipeline=test_pipeline, test_mode=True),
 )
 test_dataloader = val_dataloader

@@ -336,6 +336,10 @@ class DefectMetric(BaseMetric):
             mF1=_percent(scores["mF1"]), mDice=_percent(scores["mF1"]),
             mTolerantF1=round(float(np.mean(tolerant_f1)), 4) if tolerant_f1 else None,
             tolerance_px=self.tolerance_px, tolerances=list(self.tolerances),
+            # Decisions behind the scores: the class of a pixel is the argmax of the model's
+            # scores (no probability threshold); the verdicts count regions from min_area_px.
+            thresholds=OrderedDict(pixel="argmax", verdict_min_area_px=self.verdict_min_area,
+                                   tile_px=self.tile_size, tolerance_px=self.tolerance_px),
             per_class=per_class, image_level=image_level, tile_level=tiles, classes=names,
             num_images=len(results), ignore_index=self.ignore_index,
             units="percent", confusion_matrix=cm.astype(np.int64).tolist(),
