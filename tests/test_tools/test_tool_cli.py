@@ -1,0 +1,160 @@
+"""Every tool answers ``--help`` without importing the stack, and the ``--cfg-options``
+examples of the README and of the ``--help`` texts name keys that exist in the configs they are
+shown with (issue 17)."""
+
+import functools
+import glob
+import importlib.util
+import json
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from helpers import REPO
+
+TOOLS = sorted(p for p in glob.glob(osp.join(REPO, "tools", "*.py")) +
+               glob.glob(osp.join(REPO, "tools", "*", "*.py"))
+               if not osp.basename(p).startswith("_"))
+# Tools of other issues that still import the stack at module level (reported, not hidden).
+NOT_YET_LAZY = {"export_onnx.py"}
+STACK = ("torch", "mmengine", "mmseg", "mmcv")
+# The stock configs a --help example without a named config must fit: every top-level one.
+STOCK_CONFIGS = sorted(glob.glob(osp.join(REPO, "configs", "*.py")))
+
+_PROBE = """
+import json, runpy, sys
+path = sys.argv[1]
+sys.argv = [path, "--help"]
+try:
+    runpy.run_path(path, run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = None
+print("\\n@@" + json.dumps(dict(code=code, stack=[m for m in {stack!r} if m in sys.modules])))
+"""
+
+
+@functools.cache
+def help_of(path):
+    proc = subprocess.run([sys.executable, "-c", _PROBE.format(stack=STACK), path],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    text, _, tail = proc.stdout.rpartition("\n@@")
+    assert tail, f"{path}: no result\n{proc.stderr[-2000:]}"
+    return text, json.loads(tail)
+
+
+@pytest.mark.parametrize("path", TOOLS, ids=lambda p: osp.relpath(p, osp.join(REPO, "tools")))
+def test_help_answers_without_importing_the_stack(path):
+    text, result = help_of(path)
+    assert result["code"] in (0, None) and "usage:" in text, text
+    if osp.basename(path) in NOT_YET_LAZY:
+        pytest.skip(f"{osp.basename(path)} belongs to another issue (imports: {result['stack']})")
+    assert result["stack"] == [], f"--help imported {result['stack']}"
+
+
+def load_train_tool():
+    spec = importlib.util.spec_from_file_location("train_tool_cli",
+                                                  osp.join(REPO, "tools", "train.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_resume_followed_by_the_config_is_auto_resume():
+    train = load_train_tool()
+    # MMSegmentation's order: the flag, then the config
+    args = train.parse_args(["--resume", "configs/dacs_cracks_cpu.py"])
+    assert args.config == "configs/dacs_cracks_cpu.py" and args.resume == "auto"
+    args = train.parse_args(["configs/dacs_cracks_cpu.py", "--resume"])
+    assert args.resume == "auto"
+    args = train.parse_args(["configs/x.py", "--resume", "work_dirs/x/iter_4.pth"])
+    assert args.resume == "work_dirs/x/iter_4.pth" and args.config == "configs/x.py"
+    args = train.parse_args(["--resume", "w/iter_4.pth", "configs/x.py"])
+    assert args.resume == "w/iter_4.pth" and args.config == "configs/x.py"
+    assert train.parse_args(["configs/x.py"]).resume is None
+
+
+# --- --cfg-options examples -----------------------------------------------------------------
+
+_OPTION = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)+)=")
+
+
+def example_keys(text):
+    """The ``key=value`` keys written after each ``--cfg-options`` of ``text``."""
+    keys = []
+    for chunk in text.split("--cfg-options")[1:]:
+        for token in chunk.replace("\\\n", " ").replace("`", " ").replace(")", " ").split():
+            match = _OPTION.match(token)
+            if not match:
+                break
+            keys.append(match.group(1))
+    return keys
+
+
+def key_exists(cfg, key):
+    node = cfg
+    for part in key.split("."):
+        if isinstance(node, (list, tuple)):
+            if not part.isdigit() or int(part) >= len(node):
+                return False
+            node = node[int(part)]
+        elif hasattr(node, "keys") and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+@functools.cache
+def load(path):
+    return Config.fromfile(path)
+
+
+def readme_examples():
+    """(line, keys, configs) of each README paragraph / command with ``--cfg-options``: the
+    configs are those the same command (continuation lines joined) or table row names."""
+    with open(osp.join(REPO, "README.md"), encoding="utf-8") as f:
+        text = f.read().replace("\\\n", " ")
+    found = []
+    for line in text.splitlines():
+        keys = example_keys(line)
+        if not keys:
+            continue
+        named = re.findall(r"(?:configs/)?([\w./-]+\.py)", line)
+        configs = sorted({c for name in named for c in glob.glob(osp.join(
+            REPO, "configs", "**", osp.basename(name)), recursive=True)})
+        found.append((line.strip(), keys, configs or STOCK_CONFIGS))
+    return found
+
+
+def test_readme_cfg_options_examples_fit_their_configs():
+    examples = readme_examples()
+    assert examples, "the README shows no --cfg-options example any more"
+    for line, keys, configs in examples:
+        for key in keys:
+            for config in configs:
+                assert key_exists(load(config), key), \
+                    f"README: {key} is not a key of {osp.relpath(config, REPO)}: {line}"
+
+
+@pytest.mark.parametrize("path", [p for p in TOOLS if osp.basename(p) not in NOT_YET_LAZY],
+                         ids=lambda p: osp.relpath(p, osp.join(REPO, "tools")))
+def test_help_cfg_options_examples_fit_the_stock_configs(path):
+    text, _ = help_of(path)
+    for key in re.findall(r"(?<![\w.-])([A-Za-z_]\w*(?:\.\w+)+)=", text):
+        for config in STOCK_CONFIGS:
+            assert key_exists(load(config), key), \
+                f"{osp.basename(path)} --help: {key} is not a key of {osp.relpath(config, REPO)}"
+
+
+def test_example_extraction_sees_a_misspelt_key():
+    keys = example_keys("python tools/train.py configs/dacs_cracks_cpu.py --cfg-options "
+                        "model.decode_head.num_clases=3 train_cfg.max_iters=10 --amp")
+    assert keys == ["model.decode_head.num_clases", "train_cfg.max_iters"]
+    cfg = load(osp.join(REPO, "configs", "dacs_cracks_cpu.py"))
+    assert not key_exists(cfg, keys[0]) and key_exists(cfg, keys[1])
