@@ -56,3 +56,28 @@ def test_report_flag_errors(run, tmp_path):
                               str(tmp_path / "r.json")] + base[2:])
     with pytest.raises(SystemExit, match="checkpoint not found"):
         test.main([run["config"], str(tmp_path / "missing.pth"), "--out", "x.json"])
+
+
+def test_show_dir_writes_a_titled_picture_per_image(run, tmp_path):
+    """--show-dir: one image | truth | prediction picture per test image, without the
+    training data (the train loader points at a folder that does not exist)."""
+    import cv2
+
+    show = tmp_path / "show"
+    options = [o for o in run["data_options"] if not o.startswith("train_dataloader.")]
+    load_tool("test").main([run["config"], run["checkpoint"], "--work-dir", str(tmp_path / "w"),
+                            "--show-dir", str(show), "--cfg-options", *run["model_options"],
+                            *options, f"train_dataloader.dataset.data_root={tmp_path / 'none'}"])
+    pictures = sorted(show.glob("*.png"))
+    assert len(pictures) == 3  # every test image, named after it
+    with open(f"{run['data_root']}/test.txt") as f:
+        stems = sorted(line.split()[0] for line in f if line.strip())
+    assert [p.stem for p in pictures] == stems
+    picture = cv2.imread(str(pictures[0]))
+    assert picture.shape[1] == 3 * 64 + 2 * 4  # image | truth | prediction, 4-px gaps
+    assert picture.shape[0] > 64  # a title strip above the images
+    strip = picture[:picture.shape[0] - 64]
+    assert 0.5 < (strip == 255).mean() < 1.0  # a white strip with the titles written on it
+    with pytest.raises(SystemExit, match="--show-dir is a file"):
+        load_tool("test").main([run["config"], run["checkpoint"], "--show-dir",
+                                run["checkpoint"]])

@@ -1,6 +1,8 @@
 from .non_finite_guard_hook import NonFiniteGuardHook
 from .rank_consistency_hook import RankConsistencyHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .show_dir_hook import ShowDirHook
 from .uda_debug_hook import UDADebugHook
 
-__all__ = ["NonFiniteGuardHook", "RankConsistencyHook", "SafeCheckpointHook", "UDADebugHook"]
+__all__ = ["NonFiniteGuardHook", "RankConsistencyHook", "SafeCheckpointHook", "ShowDirHook",
+           "UDADebugHook"]
