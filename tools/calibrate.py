@@ -30,14 +30,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.analysis.plots import plot_calibration  # noqa: E402
-from mmseg_uda.apis import default_calibration_path, init_model  # noqa: E402
-from mmseg_uda.apis.calibrate import calibrate_thresholds, collect_calibration_data  # noqa: E402
-from mmseg_uda.datasets import DefectDataset  # noqa: E402
-from mmseg_uda.datasets.defect_dataset import DatasetError  # noqa: E402
+from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
 
 
 def _pixel_rule(value: str):
@@ -83,7 +76,7 @@ def parse_args(argv=None):
                         help="probability bins of the pixel curve (default: 1000)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
     args = parser.parse_args(argv)
     if not 0.0 < args.target_recall <= 1.0:
@@ -93,6 +86,17 @@ def parse_args(argv=None):
     if args.stride is not None and args.window is None:
         parser.error("--stride needs --window")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.analysis.plots import plot_calibration  # noqa: E402
+from mmseg_uda.apis import default_calibration_path, init_model  # noqa: E402
+from mmseg_uda.apis.calibrate import calibrate_thresholds, collect_calibration_data  # noqa: E402
+from mmseg_uda.datasets import DefectDataset  # noqa: E402
+from mmseg_uda.datasets.defect_dataset import DatasetError  # noqa: E402
 
 
 def labeled_samples(data_root: str, split: str, classes) -> list:

@@ -31,17 +31,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.apis import init_model, list_images, resolve_thresholds  # noqa: E402
-from mmseg_uda.apis.distributed import (  # noqa: E402
-    init_predict_distributed,
-    predict_files_distributed,
-    prepare_output_dir_distributed,
-)
-from mmseg_uda.apis.tta import tta_settings  # noqa: E402
-from mmseg_uda.utils import add_debug_flag, exit_tool, finish_distributed, run_tool  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -78,7 +68,7 @@ def parse_args(argv=None):
                              "and its horizontal flip at each SCALE (default: 1)")
     parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
                         help="split the images over the processes of torchrun")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -89,6 +79,20 @@ def parse_args(argv=None):
     if args.stride is not None and not 1 <= args.stride <= args.window:
         parser.error(f"--stride must be in [1, --window], got {args.stride}")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.apis import init_model, list_images, resolve_thresholds  # noqa: E402
+from mmseg_uda.apis.distributed import (  # noqa: E402
+    init_predict_distributed,
+    predict_files_distributed,
+    prepare_output_dir_distributed,
+)
+from mmseg_uda.apis.tta import tta_settings  # noqa: E402
+from mmseg_uda.utils import exit_tool, finish_distributed, run_tool  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -34,17 +34,7 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.apis import init_model, list_images, load_image, preprocess  # noqa: E402
-from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names  # noqa: E402
-
-PREFIX = "[tools/tent.py]"
+from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -74,9 +64,23 @@ def parse_args(argv=None):
     parser.add_argument("--log-interval", type=int, default=10, help="print the entropy "
                         "every this many steps (default: 10)")
     parser.add_argument(
-        "--cfg-options", nargs="+", action=DictAction,
+        "--cfg-options", nargs="+", action=CfgOptionsAction,
         help="override config settings, key=value; misspelt keys are refused")
     return parser.parse_args(argv)
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.apis import init_model, list_images, load_image, preprocess  # noqa: E402
+from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names  # noqa: E402
+
+PREFIX = "[tools/tent.py]"
 
 
 def target_images(target: str, split: Optional[str] = None) -> List[str]:
