@@ -26,7 +26,10 @@ default_hooks = dict(
     # SafeCheckpointHook: MMEngine's CheckpointHook, but each file is written to a temporary
     # name, fsynced and renamed, old ones are rotated out only after that, `last_checkpoint`
     # is relative to the work dir, and a checkpoint with NaN/Inf weights is never written.
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3),
+    # save_best: also keep best_defect_IoU_iter_N.pth, the checkpoint with the best IoU of the
+    # defect class(es) at validation (computed by SafeCheckpointHook from DefectMetric).
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3,
+                    save_best='defect_IoU', rule='greater'),
     # Stops the run (exit status 1, one line naming the iteration and the loss terms) after
     # `patience` consecutive iterations with a non-finite loss or non-finite weights.
     non_finite=dict(type='NonFiniteGuardHook', patience=3),
