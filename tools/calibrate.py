@@ -12,8 +12,13 @@ predicts every image of the split, then
    1 − p(background): best F1 (default), ``recall`` (the most precise threshold with pixel
    recall >= target) or a fixed number;
 2. scores every image (or tile, ``--tile-size``) by the **area of its largest predicted defect
-   region** at that threshold and picks the **minimum area**: the largest one that still finds
-   ``--target-recall`` of the defective images (missed defects cost more than false alarms).
+   region** at that threshold and picks the **minimum area**: among the areas that still find
+   ``--target-recall`` of the defective images (missed defects cost more than false alarms),
+   the one of the highest image precision (ties: the larger area).
+
+Thresholds chosen on the images you then report on are optimistic: calibrate on a labeled
+split apart from the test split (the tool warns when ``--split`` is the ``test.txt`` that the
+configs evaluate on).
 
 It writes ``calibration.json`` (default: beside the checkpoint, where tools/predict.py finds it)
 and a PNG of the curves (default: ``calibration_pr.png`` beside it). See docs/tools.md.
@@ -126,6 +131,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"[tools/calibrate.py] error: {exc}") from None
     print(f"[tools/calibrate.py] {len(samples)} labeled image(s) from {args.data_root!r} "
           f"(split {args.split or 'all'})")
+    if osp.basename(args.split or "") == "test.txt":
+        print("[tools/calibrate.py] warning: calibrating on test.txt, the split the configs "
+              "evaluate on: the test report of these thresholds will be optimistic; calibrate "
+              "on another labeled split (--split) to report honestly", file=sys.stderr)
     data = collect_calibration_data(model, samples, window=args.window, stride=args.stride,
                                     bins=args.bins, progress=not args.no_progress)
     for err in data.errors:
