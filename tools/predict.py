@@ -3,7 +3,8 @@
     python tools/predict.py CONFIG CHECKPOINT INPUT --out DIR [--overwrite]
                             [--calibration calibration.json] [--pixel-threshold P]
                             [--min-area PX] [--window PX [--stride PX]] [--panels]
-                            [--no-images] [--recursive] [--device cpu|cuda:0]
+                            [--mask-format palette|ids] [--no-images] [--recursive]
+                            [--device cpu|cuda:0]
                             [--tta [SCALE ...]] [--launcher none|pytorch]
                             [--cfg-options k=v ...]
 
@@ -11,6 +12,10 @@ INPUT is an image file, a folder (its images; ``--recursive`` for sub-folders) o
 (``'line/**/*.png'``). Per image the tool writes ``masks/``, ``overlays/``, ``heatmaps/`` and,
 for models with a scale attention (HRDA), ``attention/`` PNGs, and for the whole run
 ``predictions.json`` (verdict, score, regions with bounding box, area and confidence, errors).
+Masks are palette PNGs (class ids as pixel values, shown in colour; ``--mask-format ids`` for
+grey ids). Overlays box and label only the regions large enough to read (the largest eight of
+at least 4x ``--min-area`` and 1/2000 of the image) and say the verdict and region count; heat
+and attention maps carry a colour bar.
 
 Thresholds: ``--pixel-threshold`` / ``--min-area`` > ``--calibration FILE`` >
 ``calibration.json`` beside the checkpoint (written by tools/calibrate.py) > defaults (0.5, 16 px).
@@ -58,6 +63,10 @@ def parse_args(argv=None):
                         help="step of the sliding window in pixels (default: window / 2)")
     parser.add_argument("--panels", action="store_true",
                         help="also write image | overlay | heat map [| attention] panels")
+    parser.add_argument("--mask-format", choices=["palette", "ids"], default="palette",
+                        help="masks/<name>.png: 'palette' (default: class ids as pixel values "
+                             "shown in the class colours; read ids with PIL or MMSeg) or "
+                             "'ids' (grey class ids, as the ONNX runner writes)")
     parser.add_argument("--no-images", action="store_true",
                         help="write predictions.json only (no PNGs)")
     parser.add_argument("--recursive", action="store_true", help="search sub-folders of INPUT")
@@ -116,6 +125,7 @@ def main(argv=None) -> int:
     result = predict_files_distributed(
         model, paths, args.out, thresholds, window=args.window, stride=args.stride,
         save_images=not args.no_images, save_panels=args.panels,
+        mask_palette=args.mask_format == "palette",
         progress=not args.no_progress, tta=tta,
         meta=dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                   input=args.input),
