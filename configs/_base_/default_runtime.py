@@ -22,6 +22,9 @@ randomness = dict(seed=0)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    # A line with the ETA at iterations 1, 2, 5, 10 (before the logger's first line), and the
+    # stack's known harmless messages filtered (paramwise_options dump, deprecations...).
+    progress=dict(type='ProgressHook'),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # SafeCheckpointHook: MMEngine's CheckpointHook, but each file is written to a temporary
     # name, fsynced and renamed, old ones are rotated out only after that, `last_checkpoint`
