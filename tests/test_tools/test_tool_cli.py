@@ -2,6 +2,7 @@
 examples of the README and of the ``--help`` texts name keys that exist in the configs they are
 shown with (issue 17)."""
 
+import difflib
 import functools
 import glob
 import importlib.util
@@ -120,8 +121,16 @@ def readme_examples():
     configs are those the same command (continuation lines joined) or table row names."""
     with open(osp.join(REPO, "README.md"), encoding="utf-8") as f:
         text = f.read().replace("\\\n", " ")
+    units, prose = [], []  # a command of a code block, or a paragraph / list item / table row
+    for i, part in enumerate(text.split("```")):
+        if i % 2:
+            units += part.splitlines()
+        else:
+            prose.append(part)
+    for part in prose:
+        units += [u.replace("\n", " ") for u in re.split(r"\n\s*\n|\n(?=\s*[-|*] )", part)]
     found = []
-    for line in text.splitlines():
+    for line in units:
         keys = example_keys(line)
         if not keys:
             continue
@@ -138,8 +147,18 @@ def test_readme_cfg_options_examples_fit_their_configs():
     for line, keys, configs in examples:
         for key in keys:
             for config in configs:
-                assert key_exists(load(config), key), \
-                    f"README: {key} is not a key of {osp.relpath(config, REPO)}: {line}"
+                cfg, where = load(config), osp.relpath(config, REPO)
+                if "misspelt" not in line:
+                    assert key_exists(cfg, key), f"README: {key} is not a key of {where}: {line}"
+                    continue
+                # a deliberate typo: one letter off a key that exists at that place
+                parent, _, last = key.rpartition(".")
+                assert not key_exists(cfg, key) and key_exists(cfg, parent), (key, where)
+                node = cfg
+                for part in parent.split("."):
+                    node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+                assert difflib.get_close_matches(last, list(node.keys()), n=1, cutoff=0.8), \
+                    f"README: the misspelt {key} is close to no key of {where}"
 
 
 @pytest.mark.parametrize("path", [p for p in TOOLS if osp.basename(p) not in NOT_YET_LAZY],
