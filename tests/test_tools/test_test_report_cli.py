@@ -2,9 +2,11 @@
 
 import csv
 import json
+import os.path as osp
 
 import pytest
 
+from helpers import REPO, cfg_options
 from reports_helpers import load_tool, run_tool, tiny_run
 
 
@@ -81,3 +83,31 @@ def test_show_dir_writes_a_titled_picture_per_image(run, tmp_path):
     with pytest.raises(SystemExit, match="--show-dir is a file"):
         load_tool("test").main([run["config"], run["checkpoint"], "--show-dir",
                                 run["checkpoint"]])
+
+
+def test_show_dir_of_a_uda_config_needs_neither_source_nor_train_split(tmp_path, monkeypatch):
+    """The stock DACS config tested on a target folder with images, masks and test.txt only;
+    SOURCE_ROOT names a folder that does not exist."""
+    import torch
+
+    from helpers import write_dataset
+    from mmseg_uda.apis import init_model
+
+    target = write_dataset(str(tmp_path / "target"), num=2, size=(64, 64),
+                           splits={"test.txt": range(2)})
+    monkeypatch.setenv("SOURCE_ROOT", str(tmp_path / "no_source"))
+    monkeypatch.setenv("TARGET_ROOT", target)
+    config = osp.join(REPO, "configs", "dacs_cracks_cpu.py")
+    tiny = {"model.segmentor.backbone.embed_dims": 8,
+            "model.segmentor.backbone.num_layers": [1, 1, 1, 1],
+            "model.segmentor.decode_head.in_channels": [8, 16, 40, 64],
+            "model.segmentor.decode_head.channels": 16}
+    checkpoint = str(tmp_path / "dacs.pth")
+    torch.save({"state_dict": init_model(config, None, cfg_options=tiny).state_dict(),
+                "meta": {}}, checkpoint)
+    show = tmp_path / "show"
+    load_tool("test").main([config, checkpoint, "--work-dir", str(tmp_path / "w"), "--show-dir",
+                            str(show), "--cfg-options", *cfg_options(
+                                {**tiny, "test_dataloader.num_workers": 0,
+                                 "test_dataloader.persistent_workers": False}, tiny=False)])
+    assert sorted(p.name for p in show.glob("*.png")) == ["0000.png", "0001.png"]
