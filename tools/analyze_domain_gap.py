@@ -32,7 +32,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, add_cfg_options, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_cfg_options, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -74,6 +74,7 @@ def parse_args(argv=None):
     parser.add_argument("--cfg-options-after", nargs="+", metavar="KEY=VALUE",
                         action=CfgOptionsAction,
                         help="override settings of --config-after")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.checkpoint_after and not args.checkpoint:
         parser.error("--checkpoint-after needs --checkpoint (the 'before' model)")
@@ -95,7 +96,7 @@ from mmseg_uda.apis import (  # noqa: E402
     list_images,
     prepare_output_dir,
 )
-from mmseg_uda.utils import CheckpointError  # noqa: E402
+from mmseg_uda.utils import CheckpointError, exit_tool, run_tool  # noqa: E402
 
 
 def image_set(source: str) -> list:
@@ -231,4 +232,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_tool(run_tool(main, "tools/analyze_domain_gap.py"))

@@ -55,7 +55,7 @@ from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 MODES = ("reference", "batched", "fast")
 BATCHED_MODES = ("batched", "fast")
@@ -99,6 +99,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", help="write the results as JSON to this file")
     parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.rounds < 1 or args.batch < 1:
         parser.error("--iters, --rounds and --batch must be >= 1 and --warmup >= 0")
@@ -124,6 +125,7 @@ import mmseg_uda  # noqa: E402,F401
 from mmseg_uda.utils import load_config  # noqa: E402
 
 STOCK_MIT, FUSED_MIT = "MixVisionTransformer", "MixVisionTransformerSDPA"
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def segmentor_config(cfg: Config) -> dict:
@@ -406,4 +408,4 @@ def main(argv=None) -> Dict:
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(main, "tools/benchmark.py"))

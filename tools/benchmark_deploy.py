@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,6 +40,7 @@ def parse_args(argv=None):
                         help="where the exported model is written")
     parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.num < 1 or args.threads < 1:
         parser.error(f"--num and --threads must be >= 1, got {args.num}, {args.threads}")
@@ -54,6 +55,7 @@ import mmseg_uda  # noqa: E402,F401
 from mmseg_uda.apis import init_model, list_images, load_image, predict_image  # noqa: E402
 from mmseg_uda.deploy import OnnxSegmentor  # noqa: E402
 from mmseg_uda.deploy.export import export_with_parity  # noqa: E402
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -92,4 +94,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(main, "tools/benchmark_deploy.py"))

@@ -35,7 +35,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def _pixel_rule(value: str):
@@ -83,6 +83,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not 0.0 < args.target_recall <= 1.0:
         parser.error(f"--target-recall must be in (0, 1], got {args.target_recall}")
@@ -102,6 +103,7 @@ from mmseg_uda.apis import default_calibration_path, init_model  # noqa: E402
 from mmseg_uda.apis.calibrate import calibrate_thresholds, collect_calibration_data  # noqa: E402
 from mmseg_uda.datasets import DefectDataset  # noqa: E402
 from mmseg_uda.datasets.defect_dataset import DatasetError  # noqa: E402
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def labeled_samples(data_root: str, split: str, classes) -> list:
@@ -170,4 +172,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_tool(run_tool(main, "tools/calibrate.py"))

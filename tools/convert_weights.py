@@ -28,7 +28,7 @@ from typing import Dict, List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import parse_early  # noqa: E402
+from tools._cli import add_debug_flag, parse_early  # noqa: E402
 
 # (embed_dims of stage 1, blocks per stage) of the published MiT sizes
 MIT_SIZES: Dict[str, Tuple[int, List[int]]] = {
@@ -61,6 +61,7 @@ def parse_args(argv=None):
     parser.add_argument("--allow-pickle", action="store_true",
                         help="read SRC with weights_only=False (only for files you trust, "
                              "e.g. your own training checkpoints)")
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -75,6 +76,7 @@ from mmseg_uda.models.weights import (  # noqa: E402
     read_state_dict,
 )
 from mmseg_uda.models.weights.mit_converters import check_against  # noqa: E402
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -105,4 +107,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(main, "tools/convert_weights.py"))

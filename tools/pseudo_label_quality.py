@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -42,6 +42,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="config overrides")
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -56,7 +57,7 @@ from mmseg.registry import DATASETS, MODELS  # noqa: E402
 import mmseg_uda  # noqa: E402,F401
 from mmseg_uda.models.uda import disable_stochastic_layers  # noqa: E402
 from mmseg_uda.models.uda import functional as UF  # noqa: E402
-from mmseg_uda.utils import load_config  # noqa: E402
+from mmseg_uda.utils import exit_tool, load_config, run_tool  # noqa: E402
 
 
 class Tally:
@@ -158,4 +159,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(main, "tools/pseudo_label_quality.py"))

@@ -34,7 +34,7 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -66,6 +66,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--cfg-options", nargs="+", action=CfgOptionsAction,
         help="override config settings, key=value; misspelt keys are refused")
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -81,6 +82,7 @@ from mmseg_uda.apis import init_model, list_images, load_image, preprocess  # no
 from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names  # noqa: E402
 
 PREFIX = "[tools/tent.py]"
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def target_images(target: str, split: Optional[str] = None) -> List[str]:
@@ -219,4 +221,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_tool(run_tool(main, "tools/tent.py"))

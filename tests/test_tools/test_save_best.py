@@ -33,3 +33,28 @@ def test_training_writes_the_best_checkpoint(tmp_path_factory):
     work_dir = osp.dirname(run["checkpoint"])
     assert [osp.basename(p) for p in glob.glob(osp.join(work_dir, "best_*.pth"))] == \
         ["best_defect_IoU_iter_2.pth"]
+
+
+def test_a_copied_work_dir_does_not_delete_the_originals_best(tmp_path):
+    """After --resume in a copy, the inherited best path points into the original folder."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from mmseg_uda.engine.hooks import SafeCheckpointHook
+
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.mkdir()
+    copy.mkdir()
+    best = original / "best_defect_IoU_iter_4.pth"
+    best.write_bytes(b"weights")
+    hook = SafeCheckpointHook(interval=1, save_best="defect_IoU", rule="greater")
+    hook.out_dir, hook.best_ckpt_path = str(copy), str(best)
+    runner = SimpleNamespace(message_hub=MessageHub.get_instance("save_best_copy_test"))
+    runner.message_hub.update_info("best_ckpt", str(best))
+    hook._forget_foreign_best(runner)
+    assert hook.best_ckpt_path is None and runner.message_hub.get_info("best_ckpt") is None
+    assert best.read_bytes() == b"weights"
+    hook.best_ckpt_path = str(copy / "best_defect_IoU_iter_6.pth")  # its own: tracked
+    hook._forget_foreign_best(runner)
+    assert hook.best_ckpt_path == str(copy / "best_defect_IoU_iter_6.pth")

@@ -177,3 +177,32 @@ def test_example_extraction_sees_a_misspelt_key():
     assert keys == ["model.decode_head.num_clases", "train_cfg.max_iters"]
     cfg = load(osp.join(REPO, "configs", "dacs_cracks_cpu.py"))
     assert not key_exists(cfg, keys[0]) and key_exists(cfg, keys[1])
+
+
+def test_user_errors_of_the_inspection_tools_are_one_line(tmp_path, capsys):
+    """A misspelt --cfg-options key: one line naming it, exit status 1, no traceback."""
+    from helpers import write_dataset
+    from mmseg_uda.utils import run_tool
+
+    data = write_dataset(str(tmp_path / "d"), num=3, size=(32, 32))
+    fake = tmp_path / "c.pth"
+    fake.write_bytes(b"not loaded: the config fails first")
+    config = osp.join(REPO, "configs", "dacs_cracks_cpu.py")
+    typo = "train_cfg.max_itres=3"
+    commands = {
+        "analyze_domain_gap": [config, "--source", data, "--target", data, "--out",
+                               str(tmp_path / "o"), "--cfg-options", typo],
+        "calibrate": [config, str(fake), data, "--out", str(tmp_path / "c.json"),
+                      "--cfg-options", typo],
+        "tent": [config, str(fake), "--target", data, "--out", str(tmp_path / "t.pth"),
+                 "--cfg-options", typo],
+    }
+    for name, argv in commands.items():
+        spec = importlib.util.spec_from_file_location(f"cli_{name}",
+                                                      osp.join(REPO, "tools", f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert run_tool(module.main, f"tools/{name}.py", argv) == 1, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(f"tools/{name}.py: error: --cfg-options train_cfg.max_itres")
+        assert "did you mean 'max_iters'" in err[-1] and "Traceback" not in "\n".join(err)

@@ -144,7 +144,21 @@ class SafeCheckpointHook(CheckpointHook):
                     self._warned_no_defect_iou = True
                 return
             metrics = {**metrics, DEFECT_IOU: value}
+        self._forget_foreign_best(runner)
         super()._save_best_checkpoint(runner, metrics)
+
+    def _forget_foreign_best(self, runner) -> None:
+        """A run resumed in a copied work dir inherits the absolute path of the original's
+        best checkpoint, which MMEngine would delete when a better one is saved: keep the
+        files of other folders and track only this folder's best."""
+        path = self.best_ckpt_path
+        if path and self._is_local() and osp.dirname(osp.abspath(path)) != \
+                osp.abspath(str(self.out_dir)):
+            print_log(f"the best checkpoint so far, {path}, is in another folder (a copied "
+                      "work dir?): it is kept; this run tracks its own best", logger="current",
+                      level=30)
+            self.best_ckpt_path = None
+            runner.message_hub.update_info("best_ckpt", None)
 
     def _is_local(self) -> bool:
         out_dir = str(self.out_dir)
