@@ -25,6 +25,7 @@ printed before and after adaptation (eval mode, as tools/test.py sees the model)
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import os.path as osp
 import random
@@ -79,6 +80,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
 from mmseg_uda.apis import init_model, list_images, load_image, preprocess  # noqa: E402
+from mmseg_uda.engine.hooks.progress_hook import EARLY_ITERS  # noqa: E402
 from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names  # noqa: E402
 
 PREFIX = "[tools/tent.py]"
@@ -195,9 +197,11 @@ def main(argv=None) -> int:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % max(1, args.log_interval) == 0 or step == args.iters:
+        if step in EARLY_ITERS or step % max(1, args.log_interval) == 0 or step == args.iters:
+            per_step = (time.time() - t0) / step
+            eta = datetime.timedelta(seconds=int(per_step * (args.iters - step)))
             log(f"step {step}/{args.iters}: batch entropy {loss.item():.4f} "
-                f"({(time.time() - t0) / step:.2f} s/step)")
+                f"({per_step:.2f} s/step, eta {eta})")
     network.eval()
     network.requires_grad_(False)
     end = mean_entropy(network, eval_crops)
