@@ -97,10 +97,13 @@ class ProgressHook(Hook):
                 return int(hook.interval)
         return None
 
-    def _line(self, runner, mode: str, done: int, total: int, loss: Optional[float]) -> None:
+    def _line(self, runner, mode: str, done: int, total: int, loss: Optional[float],
+              epoch_length: Optional[int] = None) -> None:
         interval = self._logger_interval(runner)
         if done not in self.iters or (interval and done >= interval) or done >= total:
             return
+        if epoch_length is not None and done == epoch_length:
+            return  # LoggerHook writes its line at the end of the dataloader's first pass
         eta = runner.message_hub.get_info("eta")
         timer = runner.message_hub.log_scalars.get(f"{mode}/time")
         width = len(str(total))
@@ -118,8 +121,12 @@ class ProgressHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         loss = runner.message_hub.log_scalars.get("train/loss")
+        try:
+            epoch_length = len(runner.train_dataloader)
+        except TypeError:  # a dataloader without a length
+            epoch_length = None
         self._line(runner, "train", runner.iter + 1, runner.max_iters,
-                   float(loss.current()) if _has_values(loss) else None)
+                   float(loss.current()) if _has_values(loss) else None, epoch_length)
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self._line(runner, "val", batch_idx + 1, len(runner.val_dataloader), None)
