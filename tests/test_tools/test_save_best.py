@@ -26,6 +26,16 @@ def test_default_runtime_keeps_the_best_defect_iou_checkpoint():
     hooks = Config.fromfile(osp.join(REPO, "configs", "dacs_cracks_cpu.py")).default_hooks
     assert hooks.checkpoint.type == "SafeCheckpointHook"
     assert hooks.checkpoint.save_best == "defect_IoU" and hooks.checkpoint.rule == "greater"
+    # the neighbouring CheckpointHook arguments stay settable (not taken for typos of save_best)
+    from mmseg_uda.utils import check_cfg_options
+
+    cfg = Config.fromfile(osp.join(REPO, "configs", "dacs_cracks_cpu.py"))
+    check_cfg_options(cfg, {"default_hooks.checkpoint.save_last": False,
+                            "default_hooks.checkpoint.save_optimizer": False,
+                            "default_hooks.checkpoint.save_param_scheduler": False,
+                            "default_hooks.checkpoint.out_dir": "/tmp/x",
+                            "default_hooks.checkpoint.filename_tmpl": "it_{}.pth",
+                            "default_hooks.checkpoint.published_keys": ["meta"]})
 
 
 def test_training_writes_the_best_checkpoint(tmp_path_factory):
