@@ -60,3 +60,14 @@ def parse_early(module_name: str, parse_args: Callable[[Optional[Sequence[str]]]
     ``--help`` and usage errors are answered before those imports."""
     if module_name == "__main__":
         parse_args(sys.argv[1:])
+
+
+def status_only(main: Callable[[Optional[Sequence[str]]], object]
+                ) -> Callable[[Optional[Sequence[str]]], int]:
+    """``main`` for :func:`mmseg_uda.utils.run_tool` when it returns its results (a dict, for
+    the tests and scripts that call it) rather than an exit status: exit status 0."""
+    def run(argv: Optional[Sequence[str]] = None) -> int:
+        main(argv)
+        return 0
+
+    return run

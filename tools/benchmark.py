@@ -55,7 +55,7 @@ from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early, status_only  # noqa: E402
 
 MODES = ("reference", "batched", "fast")
 BATCHED_MODES = ("batched", "fast")
@@ -408,4 +408,4 @@ def main(argv=None) -> Dict:
 
 
 if __name__ == "__main__":
-    exit_tool(run_tool(main, "tools/benchmark.py"))
+    exit_tool(run_tool(status_only(main), "tools/benchmark.py"))

@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early, status_only  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -159,4 +159,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    exit_tool(run_tool(main, "tools/pseudo_label_quality.py"))
+    exit_tool(run_tool(status_only(main), "tools/pseudo_label_quality.py"))

@@ -206,3 +206,14 @@ def test_user_errors_of_the_inspection_tools_are_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith(f"tools/{name}.py: error: --cfg-options train_cfg.max_itres")
         assert "did you mean 'max_iters'" in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_tools_whose_main_returns_results_exit_with_status_0():
+    sys.path.insert(0, REPO)
+    from mmseg_uda.utils import run_tool
+    from tools._cli import status_only
+
+    assert run_tool(status_only(lambda argv: {"modes": {}}), "tools/benchmark.py", []) == 0
+    for name in ("benchmark", "benchmark_deploy", "pseudo_label_quality"):
+        with open(osp.join(REPO, "tools", f"{name}.py"), encoding="utf-8") as f:
+            assert "run_tool(status_only(main)" in f.read(), name
