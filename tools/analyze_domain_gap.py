@@ -2,13 +2,15 @@
 
     python tools/analyze_domain_gap.py CONFIG --source DIR --target DIR --out OUT
                                        [--checkpoint BEFORE.pth] [--checkpoint-after AFTER.pth]
+                                       [--config-after CONFIG_AFTER]
                                        [--stages -1 | --all-stages] [--max-images 200]
                                        [--max-side 512] [--folds 5] [--permutations 500]
                                        [--seed 0] [--overwrite] [--device cpu]
 
 Each image is embedded by global-average pooling the backbone's last stage (``--stages`` picks
 others, concatenated). For every checkpoint (``--checkpoint``, and ``--checkpoint-after`` for
-before/after adaptation; none = the config's initial weights) the tool reports
+before/after adaptation, ``--config-after`` when the two were trained with different configs,
+e.g. source-only and DACS; none = the config's initial weights) the tool reports
 
 * a cross-validated **domain classifier** (logistic regression, stratified k-fold): accuracy
   near 50 % (balanced) means the domains are indistinguishable, near 100 % a clear gap;
@@ -30,18 +32,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.analysis import domain_gap_statistics, embed_2d, umap_available  # noqa: E402
-from mmseg_uda.analysis.plots import plot_embeddings  # noqa: E402
-from mmseg_uda.apis import (  # noqa: E402
-    extract_embeddings,
-    init_model,
-    list_images,
-    prepare_output_dir,
-)
+from tools._cli import CfgOptionsAction, add_cfg_options, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -55,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument("--checkpoint", help="checkpoint (before adaptation); default: the "
                         "config's initial weights")
     parser.add_argument("--checkpoint-after", help="second checkpoint (after adaptation)")
+    parser.add_argument("--config-after", metavar="CONFIG",
+                        help="config of --checkpoint-after when it was trained with another "
+                             "one (e.g. CONFIG source-only, this one DACS); default: CONFIG")
     parser.add_argument("--labels", nargs=2, metavar=("BEFORE", "AFTER"),
                         default=("before", "after"), help="names of the two checkpoints")
     parser.add_argument("--source-name", default="source", help="legend name of --source")
@@ -75,12 +69,34 @@ def parse_args(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
-                        help="override config settings, key=value")
+    add_cfg_options(parser, help="override settings of CONFIG (and of --config-after when "
+                                 "that is not given)")
+    parser.add_argument("--cfg-options-after", nargs="+", metavar="KEY=VALUE",
+                        action=CfgOptionsAction,
+                        help="override settings of --config-after")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.checkpoint_after and not args.checkpoint:
         parser.error("--checkpoint-after needs --checkpoint (the 'before' model)")
+    if (args.config_after or args.cfg_options_after) and not args.checkpoint_after:
+        parser.error("--config-after / --cfg-options-after need --checkpoint-after")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import numpy as np  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.analysis import domain_gap_statistics, embed_2d, umap_available  # noqa: E402
+from mmseg_uda.analysis.plots import plot_embeddings  # noqa: E402
+from mmseg_uda.apis import (  # noqa: E402
+    extract_embeddings,
+    init_model,
+    list_images,
+    prepare_output_dir,
+)
+from mmseg_uda.utils import CheckpointError, exit_tool, run_tool  # noqa: E402
 
 
 def image_set(source: str) -> list:
@@ -98,6 +114,37 @@ def subsample(paths: list, max_images: int, seed: int) -> list:
     return sorted(rng.choice(paths, size=max_images, replace=False).tolist())
 
 
+def model_specs(args) -> list:
+    """``label``, ``checkpoint``, ``config``, ``cfg_options``, ``flag`` of each model compared."""
+    specs = [dict(label=args.labels[0] if args.checkpoint_after else "model",
+                  checkpoint=args.checkpoint, config=args.config, cfg_options=args.cfg_options,
+                  flag="--checkpoint", config_flag="CONFIG")]
+    if args.checkpoint_after:
+        specs.append(dict(
+            label=args.labels[1], checkpoint=args.checkpoint_after,
+            config=args.config_after or args.config,
+            cfg_options=(args.cfg_options_after if args.config_after or args.cfg_options_after
+                         else args.cfg_options),
+            flag="--checkpoint-after", config_flag="--config-after" if args.config_after
+            else "CONFIG"))
+    return specs
+
+
+def load_model(spec: dict, device: str):
+    """The model of one spec; a checkpoint that does not fit its config is a one-line error
+    naming the option, the config and the first differing keys."""
+    try:
+        return init_model(spec["config"], spec["checkpoint"], device=device,
+                          cfg_options=spec["cfg_options"])
+    except CheckpointError as exc:
+        detail = str(exc).split(". Pass --non-strict")[0]
+        hint = (" (trained with another config? give it with --config-after)"
+                if spec["flag"] == "--checkpoint-after" and spec["config_flag"] == "CONFIG"
+                else "")
+        raise ValueError(f"{spec['flag']} does not fit {spec['config_flag']} "
+                         f"{spec['config']!r}{hint}: {detail}") from None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -107,12 +154,14 @@ def main(argv=None) -> int:
             if len(paths) < 2:
                 raise ValueError(f"{name} {getattr(args, name[2:])!r} has {len(paths)} image(s); "
                                  "the statistics need at least 2 per domain")
-        checkpoints = [(args.labels[0] if args.checkpoint_after else "model", args.checkpoint)]
-        if args.checkpoint_after:
-            checkpoints.append((args.labels[1], args.checkpoint_after))
-        for _, ckpt in checkpoints:
-            if ckpt and not osp.isfile(ckpt):
-                raise FileNotFoundError(f"checkpoint file not found: {ckpt!r}")
+        checkpoints = model_specs(args)
+        for spec in checkpoints:
+            if spec["checkpoint"] and not osp.isfile(spec["checkpoint"]):
+                raise FileNotFoundError(f"checkpoint file not found: {spec['checkpoint']!r}")
+            if not osp.isfile(spec["config"]):
+                raise FileNotFoundError(f"config file not found: {spec['config']!r}")
+        # Every checkpoint must fit its config before anything is embedded.
+        models = [load_model(spec, args.device) for spec in checkpoints]
         prepare_output_dir(args.out, args.overwrite)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"[tools/analyze_domain_gap.py] error: {exc}") from None
@@ -131,8 +180,8 @@ def main(argv=None) -> int:
     panels = {"tsne": []}
     methods = [("tsne", "t-SNE")] + ([("umap", "UMAP")] if umap_available() else [])
     arrays = {}
-    for label, ckpt in checkpoints:
-        model = init_model(args.config, ckpt, device=args.device, cfg_options=args.cfg_options)
+    for spec, model in zip(checkpoints, models):
+        label, ckpt = spec["label"], spec["checkpoint"]
         stages = None if args.all_stages else args.stages
         x, x_used, x_err = extract_embeddings(model, source, stages, args.max_side or None,
                                               not args.no_progress, f"{label}: source")
@@ -156,6 +205,7 @@ def main(argv=None) -> int:
                     dict(coords=embed_2d(z, key, args.seed), domain=domain, title=title))
         report["results"].append(dict(
             label=label, checkpoint=osp.abspath(ckpt) if ckpt else None,
+            config=osp.abspath(spec["config"]),
             stages="all" if stages is None else stages,
             embedding_dim=int(x.shape[1]), num_source=len(x), num_target=len(y), **stats,
             errors=x_err + y_err))
@@ -182,4 +232,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_tool(run_tool(main, "tools/analyze_domain_gap.py"))

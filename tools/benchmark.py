@@ -55,24 +55,16 @@ from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.utils import load_config  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early, status_only  # noqa: E402
 
 MODES = ("reference", "batched", "fast")
 BATCHED_MODES = ("batched", "fast")
-STOCK_MIT, FUSED_MIT = "MixVisionTransformer", "MixVisionTransformerSDPA"
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="HRDA speed and memory benchmark")
     parser.add_argument("config", help="config with an HRDA segmentor (model or model.segmentor)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--batch", type=int, default=2,
                         help="crops per domain: B source + B target (default: 2)")
     parser.add_argument("--crop", type=int, nargs=2, default=None, metavar=("H", "W"),
@@ -105,16 +97,35 @@ def parse_args(argv=None):
     parser.add_argument("--no-infer", action="store_true", help="time training only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the results as JSON to this file")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.rounds < 1 or args.batch < 1:
         parser.error("--iters, --rounds and --batch must be >= 1 and --warmup >= 0")
+    import torch
+
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.amp and not args.device.startswith("cuda"):
         parser.error("--amp needs --device cuda (bf16 autocast on the GPU)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda but no CUDA GPU is visible")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.utils import load_config  # noqa: E402
+
+STOCK_MIT, FUSED_MIT = "MixVisionTransformer", "MixVisionTransformerSDPA"
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def segmentor_config(cfg: Config) -> dict:
@@ -397,4 +408,4 @@ def main(argv=None) -> Dict:
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(status_only(main), "tools/benchmark.py"))

@@ -36,6 +36,8 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# "gap closed" is computed only when the oracle's IoU is above source-only's by more than this.
+GAP_MIN_POINTS = 0.0
 sys.path.insert(0, REPO)
 
 
@@ -275,11 +277,30 @@ def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
         table[method] = row
     base = table.get(baseline, {}).get("IoU", (None, None))[0]
     top = table.get(ceiling, {}).get("IoU", (None, None))[0]
+    gap_ok = gap_note(base, top, baseline, ceiling) is None
     for row in table.values():
         iou = row["IoU"][0]
-        gap_ok = None not in (base, top, iou) and abs(top - base) > 1e-9
-        row["gap_closed"] = (iou - base) / (top - base) if gap_ok else None
+        row["gap_closed"] = (iou - base) / (top - base) if gap_ok and iou is not None else None
     return table
+
+
+def gap_note(base: Optional[float], top: Optional[float], baseline: str = "source_only",
+             ceiling: str = "oracle") -> Optional[str]:
+    """Why the "gap closed" column is not computed, or None when it is.
+
+    The fraction of the baseline→ceiling gap a method closes means something only when the
+    ceiling (the oracle, trained on target labels) is above the baseline (source-only); with
+    an oracle at or below source-only the ratio of two differences has no meaning (an oracle
+    at 0.0 and a method below source-only would read as a positive percentage).
+    """
+    if base is None or top is None:
+        missing = " and ".join(n for n, v in ((baseline, base), (ceiling, top)) if v is None)
+        return f"gap closed: not computed, no {missing} run"
+    if top - base <= GAP_MIN_POINTS:
+        return (f"gap closed: not computed, the {ceiling} ({top:.1f} IoU) is not above "
+                f"{baseline} ({base:.1f}); the {ceiling} did not learn the target, so there "
+                "is no gap to close (train it longer or check the target labels)")
+    return None
 
 
 def markdown_table(table: Dict[str, dict], defect: str,
@@ -299,8 +320,12 @@ def markdown_table(table: Dict[str, dict], defect: str,
                      f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | "
                      f"{cell(row.get('tile_false_alarm', (None, None)))} | {gap} | "
                      f"{row['runs']} | {cell(row['minutes'])} |")
-    note = false_alarm_note(settings)
-    return "\n".join(lines) + (f"\n\n{note}" if note else "")
+    notes = [false_alarm_note(settings)]
+    if table:
+        iou = {m: row["IoU"][0] for m, row in table.items()}
+        notes.append(gap_note(iou.get("source_only"), iou.get("oracle")))
+    notes = [n for n in notes if n]
+    return "\n".join(lines) + "".join(f"\n\n{n}" for n in notes)
 
 
 def plot_curves(curves: Dict[str, List[Dict[int, float]]], path: str, ylabel: str) -> None:

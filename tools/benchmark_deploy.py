@@ -25,13 +25,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.apis import init_model, list_images, load_image, predict_image  # noqa: E402
-from mmseg_uda.deploy import OnnxSegmentor  # noqa: E402
-from mmseg_uda.deploy.export import export_with_parity  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early, status_only  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,12 +38,24 @@ def parse_args(argv=None):
                         help="torch and ONNX Runtime threads (default: 1)")
     parser.add_argument("--work-dir", default="work_dirs/benchmark_deploy",
                         help="where the exported model is written")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if args.num < 1 or args.threads < 1:
         parser.error(f"--num and --threads must be >= 1, got {args.num}, {args.threads}")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import torch  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.apis import init_model, list_images, load_image, predict_image  # noqa: E402
+from mmseg_uda.deploy import OnnxSegmentor  # noqa: E402
+from mmseg_uda.deploy.export import export_with_parity  # noqa: E402
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -88,4 +94,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(status_only(main), "tools/benchmark_deploy.py"))

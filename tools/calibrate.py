@@ -12,8 +12,13 @@ predicts every image of the split, then
    1 − p(background): best F1 (default), ``recall`` (the most precise threshold with pixel
    recall >= target) or a fixed number;
 2. scores every image (or tile, ``--tile-size``) by the **area of its largest predicted defect
-   region** at that threshold and picks the **minimum area**: the largest one that still finds
-   ``--target-recall`` of the defective images (missed defects cost more than false alarms).
+   region** at that threshold and picks the **minimum area**: among the areas that still find
+   ``--target-recall`` of the defective images (missed defects cost more than false alarms),
+   the one of the highest image precision (ties: the larger area).
+
+Thresholds chosen on the images you then report on are optimistic: calibrate on a labeled
+split apart from the test split (the tool warns when ``--split`` is the ``test.txt`` that the
+configs evaluate on).
 
 It writes ``calibration.json`` (default: beside the checkpoint, where tools/predict.py finds it)
 and a PNG of the curves (default: ``calibration_pr.png`` beside it). See docs/tools.md.
@@ -30,14 +35,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.analysis.plots import plot_calibration  # noqa: E402
-from mmseg_uda.apis import default_calibration_path, init_model  # noqa: E402
-from mmseg_uda.apis.calibrate import calibrate_thresholds, collect_calibration_data  # noqa: E402
-from mmseg_uda.datasets import DefectDataset  # noqa: E402
-from mmseg_uda.datasets.defect_dataset import DatasetError  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def _pixel_rule(value: str):
@@ -83,8 +81,9 @@ def parse_args(argv=None):
                         help="probability bins of the pixel curve (default: 1000)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not 0.0 < args.target_recall <= 1.0:
         parser.error(f"--target-recall must be in (0, 1], got {args.target_recall}")
@@ -93,6 +92,18 @@ def parse_args(argv=None):
     if args.stride is not None and args.window is None:
         parser.error("--stride needs --window")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.analysis.plots import plot_calibration  # noqa: E402
+from mmseg_uda.apis import default_calibration_path, init_model  # noqa: E402
+from mmseg_uda.apis.calibrate import calibrate_thresholds, collect_calibration_data  # noqa: E402
+from mmseg_uda.datasets import DefectDataset  # noqa: E402
+from mmseg_uda.datasets.defect_dataset import DatasetError  # noqa: E402
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def labeled_samples(data_root: str, split: str, classes) -> list:
@@ -122,6 +133,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"[tools/calibrate.py] error: {exc}") from None
     print(f"[tools/calibrate.py] {len(samples)} labeled image(s) from {args.data_root!r} "
           f"(split {args.split or 'all'})")
+    if osp.basename(args.split or "") == "test.txt":
+        print("[tools/calibrate.py] warning: calibrating on test.txt, the split the configs "
+              "evaluate on: the test report of these thresholds will be optimistic; calibrate "
+              "on another labeled split (--split) to report honestly", file=sys.stderr)
     data = collect_calibration_data(model, samples, window=args.window, stride=args.stride,
                                     bins=args.bins, progress=not args.no_progress)
     for err in data.errors:
@@ -157,4 +172,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_tool(run_tool(main, "tools/calibrate.py"))

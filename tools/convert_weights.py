@@ -11,8 +11,9 @@ The output holds ``{'meta': {...}, 'state_dict': {...}}`` with the MixVisionTran
 The encoder size (MiT-b0..b5) is recognised from the tensor shapes and the converted weights
 are loaded strictly into a MiT of that size before anything is written, so a truncated or
 foreign file fails here, not as a silently random backbone at training time. Use the result
-with ``model.backbone.init_cfg=dict(type='MiTPretrained', checkpoint=DST)`` (which also reads
-the unconverted files directly).
+as the backbone's ``init_cfg=dict(type='MiTPretrained', checkpoint=DST)`` (which also reads
+the unconverted files directly): ``model.segmentor.backbone`` in the UDA configs,
+``model.backbone`` in the plain segmentor configs.
 """
 
 from __future__ import annotations
@@ -27,16 +28,7 @@ from typing import Dict, List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-from mmseg.models.backbones import MixVisionTransformer  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.models.weights import (  # noqa: E402
-    MiTWeightsError,
-    convert_mit_state_dict,
-    read_state_dict,
-)
-from mmseg_uda.models.weights.mit_converters import check_against  # noqa: E402
+from tools._cli import add_debug_flag, parse_early  # noqa: E402
 
 # (embed_dims of stage 1, blocks per stage) of the published MiT sizes
 MIT_SIZES: Dict[str, Tuple[int, List[int]]] = {
@@ -62,14 +54,35 @@ def infer_architecture(state_dict: Dict[str, torch.Tensor]) -> Tuple[int, List[i
     return int(state_dict[key].shape[0]), [len(b) for b in blocks]
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("src", help="weight file (.pth, .bin, .safetensors)")
     parser.add_argument("dst", help="output .pth file (must not exist)")
     parser.add_argument("--allow-pickle", action="store_true",
                         help="read SRC with weights_only=False (only for files you trust, "
                              "e.g. your own training checkpoints)")
-    args = parser.parse_args(argv)
+    add_debug_flag(parser)
+    return parser.parse_args(argv)
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import torch  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (the stack fixes, before mmseg is imported)
+from mmseg_uda.models.weights import (  # noqa: E402
+    MiTWeightsError,
+    convert_mit_state_dict,
+    read_state_dict,
+)
+from mmseg_uda.models.weights.mit_converters import check_against  # noqa: E402
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    # mmseg.models needs the mmcv.ops fallback that importing mmseg_uda installs (mmcv-lite)
+    from mmseg.models.backbones import MixVisionTransformer
     if osp.exists(args.dst):
         raise SystemExit(f"refusing to overwrite {args.dst!r}; remove it or choose another DST")
     try:
@@ -94,4 +107,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(main, "tools/convert_weights.py"))

@@ -3,7 +3,8 @@
     python tools/predict.py CONFIG CHECKPOINT INPUT --out DIR [--overwrite]
                             [--calibration calibration.json] [--pixel-threshold P]
                             [--min-area PX] [--window PX [--stride PX]] [--panels]
-                            [--no-images] [--recursive] [--device cpu|cuda:0]
+                            [--mask-format palette|ids] [--no-images] [--recursive]
+                            [--device cpu|cuda:0]
                             [--tta [SCALE ...]] [--launcher none|pytorch]
                             [--cfg-options k=v ...]
 
@@ -11,6 +12,10 @@ INPUT is an image file, a folder (its images; ``--recursive`` for sub-folders) o
 (``'line/**/*.png'``). Per image the tool writes ``masks/``, ``overlays/``, ``heatmaps/`` and,
 for models with a scale attention (HRDA), ``attention/`` PNGs, and for the whole run
 ``predictions.json`` (verdict, score, regions with bounding box, area and confidence, errors).
+Masks are palette PNGs (class ids as pixel values, shown in colour; ``--mask-format ids`` for
+grey ids). Overlays box and label only the regions large enough to read (the largest eight of
+at least 4x ``--min-area`` and 1/2000 of the image) and say the verdict and region count; heat
+and attention maps carry a colour bar.
 
 Thresholds: ``--pixel-threshold`` / ``--min-area`` > ``--calibration FILE`` >
 ``calibration.json`` beside the checkpoint (written by tools/calibrate.py) > defaults (0.5, 16 px).
@@ -31,17 +36,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.apis import init_model, list_images, resolve_thresholds  # noqa: E402
-from mmseg_uda.apis.distributed import (  # noqa: E402
-    init_predict_distributed,
-    predict_files_distributed,
-    prepare_output_dir_distributed,
-)
-from mmseg_uda.apis.tta import tta_settings  # noqa: E402
-from mmseg_uda.utils import add_debug_flag, exit_tool, finish_distributed, run_tool  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -68,6 +63,10 @@ def parse_args(argv=None):
                         help="step of the sliding window in pixels (default: window / 2)")
     parser.add_argument("--panels", action="store_true",
                         help="also write image | overlay | heat map [| attention] panels")
+    parser.add_argument("--mask-format", choices=["palette", "ids"], default="palette",
+                        help="masks/<name>.png: 'palette' (default: class ids as pixel values "
+                             "shown in the class colours; read ids with PIL or MMSeg) or "
+                             "'ids' (grey class ids, as the ONNX runner writes)")
     parser.add_argument("--no-images", action="store_true",
                         help="write predictions.json only (no PNGs)")
     parser.add_argument("--recursive", action="store_true", help="search sub-folders of INPUT")
@@ -78,7 +77,7 @@ def parse_args(argv=None):
                              "and its horizontal flip at each SCALE (default: 1)")
     parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
                         help="split the images over the processes of torchrun")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
                         help="override config settings, key=value")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -89,6 +88,20 @@ def parse_args(argv=None):
     if args.stride is not None and not 1 <= args.stride <= args.window:
         parser.error(f"--stride must be in [1, --window], got {args.stride}")
     return args
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.apis import init_model, list_images, resolve_thresholds  # noqa: E402
+from mmseg_uda.apis.distributed import (  # noqa: E402
+    init_predict_distributed,
+    predict_files_distributed,
+    prepare_output_dir_distributed,
+)
+from mmseg_uda.apis.tta import tta_settings  # noqa: E402
+from mmseg_uda.utils import exit_tool, finish_distributed, run_tool  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -112,6 +125,7 @@ def main(argv=None) -> int:
     result = predict_files_distributed(
         model, paths, args.out, thresholds, window=args.window, stride=args.stride,
         save_images=not args.no_images, save_panels=args.panels,
+        mask_palette=args.mask_format == "palette",
         progress=not args.no_progress, tta=tta,
         meta=dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                   input=args.input),

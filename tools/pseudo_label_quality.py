@@ -25,17 +25,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
-from mmseg.registry import DATASETS, MODELS  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.models.uda import disable_stochastic_layers  # noqa: E402
-from mmseg_uda.models.uda import functional as UF  # noqa: E402
-from mmseg_uda.utils import load_config  # noqa: E402
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early, status_only  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,8 +40,24 @@ def parse_args(argv=None):
                         help="confidence threshold tau (default: the model's)")
     parser.add_argument("--max-images", type=int, default=0, help="score at most N images")
     parser.add_argument("--out", help="write the results as JSON")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="config overrides")
+    parser.add_argument("--cfg-options", nargs="+", action=CfgOptionsAction,
+                        help="config overrides")
+    add_debug_flag(parser)
     return parser.parse_args(argv)
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import torch  # noqa: E402
+from mmengine.dataset import pseudo_collate  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
+from mmseg.registry import DATASETS, MODELS  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.models.uda import disable_stochastic_layers  # noqa: E402
+from mmseg_uda.models.uda import functional as UF  # noqa: E402
+from mmseg_uda.utils import exit_tool, load_config, run_tool  # noqa: E402
 
 
 class Tally:
@@ -153,4 +159,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    exit_tool(run_tool(status_only(main), "tools/pseudo_label_quality.py"))

@@ -25,6 +25,7 @@ printed before and after adaptation (eval mode, as tools/test.py sees the model)
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import os.path as osp
 import random
@@ -34,17 +35,7 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.apis import init_model, list_images, load_image, preprocess  # noqa: E402
-from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names  # noqa: E402
-
-PREFIX = "[tools/tent.py]"
+from tools._cli import CfgOptionsAction, add_debug_flag, parse_early  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -74,9 +65,26 @@ def parse_args(argv=None):
     parser.add_argument("--log-interval", type=int, default=10, help="print the entropy "
                         "every this many steps (default: 10)")
     parser.add_argument(
-        "--cfg-options", nargs="+", action=DictAction,
+        "--cfg-options", nargs="+", action=CfgOptionsAction,
         help="override config settings, key=value; misspelt keys are refused")
+    add_debug_flag(parser)
     return parser.parse_args(argv)
+
+
+parse_early(__name__, parse_args)  # --help before the stack is imported
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
+from mmseg_uda.apis import init_model, list_images, load_image, preprocess  # noqa: E402
+from mmseg_uda.engine.hooks.progress_hook import EARLY_ITERS  # noqa: E402
+from mmseg_uda.models.adaptation import configure_tent, entropy, norm_parameter_names  # noqa: E402
+
+PREFIX = "[tools/tent.py]"
+from mmseg_uda.utils import exit_tool, run_tool  # noqa: E402
 
 
 def target_images(target: str, split: Optional[str] = None) -> List[str]:
@@ -189,9 +197,11 @@ def main(argv=None) -> int:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % max(1, args.log_interval) == 0 or step == args.iters:
+        if step in EARLY_ITERS or step % max(1, args.log_interval) == 0 or step == args.iters:
+            per_step = (time.time() - t0) / step
+            eta = datetime.timedelta(seconds=int(per_step * (args.iters - step)))
             log(f"step {step}/{args.iters}: batch entropy {loss.item():.4f} "
-                f"({(time.time() - t0) / step:.2f} s/step)")
+                f"({per_step:.2f} s/step, eta {eta})")
     network.eval()
     network.requires_grad_(False)
     end = mean_entropy(network, eval_crops)
@@ -215,4 +225,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_tool(run_tool(main, "tools/tent.py"))

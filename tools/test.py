@@ -25,29 +25,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.apis.tta import tta_config  # noqa: E402
-from mmseg_uda.compat.checkpoint import check_loadable, load_checkpoint_checked  # noqa: E402
-from mmseg_uda.utils import (  # noqa: E402
-    add_debug_flag,
-    check_data,
-    data_provenance,
-    default_work_dir,
-    exit_tool,
-    finish_distributed,
-    load_config,
-    run_tool,
-    set_local_rank,
-    setup_cpu_distributed,
-)
+# Only argparse before main(): --help answers without importing torch / MMEngine / MMSeg.
+from tools._cli import add_cfg_options, add_debug_flag, run_main  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -71,13 +56,13 @@ def parse_args(argv=None):
     parser.add_argument("--tile-size", type=int, metavar="PX",
                         help="side of the tiles of the tile-level verdict, which counts false "
                              "alarms on defect-free tiles (default: 64; 0: none)")
-    parser.add_argument("--show-dir", help="save images with ground truth and prediction "
-                        "painted into this folder")
+    parser.add_argument("--show-dir", metavar="DIR", help="write one picture per test image "
+                        "into DIR: image | truth | prediction, titled")
     parser.add_argument("--show", action="store_true", help="show prediction results")
     parser.add_argument("--wait-time", type=float, default=2, help="interval of --show (s)")
-    parser.add_argument(
-        "--cfg-options", nargs="+", action=DictAction,
-        help="override config settings, key=value; misspelt keys are refused")
+    add_cfg_options(parser, help="override config settings (e.g. "
+                                 "test_dataloader.dataset.split=val.txt); misspelt keys are "
+                                 "refused")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
                         default="none", help="job launcher")
     parser.add_argument("--tta", nargs="*", type=float, metavar="SCALE",
@@ -90,7 +75,8 @@ def parse_args(argv=None):
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    set_local_rank(args.local_rank)
+    if "LOCAL_RANK" not in os.environ:  # as mmseg_uda.utils.set_local_rank
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
     return args
 
 
@@ -121,6 +107,8 @@ def report_paths(args) -> dict:
 
 def configure_report(cfg, args) -> None:
     """Point the config's DefectMetric(s) at the report files and options of the CLI."""
+    from mmseg_uda.utils import data_provenance
+
     paths = report_paths(args)
     options = {k: v for k, v in (("tolerance_px", args.tolerance_px),
                                  ("tolerances", args.tolerances),
@@ -145,6 +133,19 @@ def configure_report(cfg, args) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    from mmengine.runner import Runner
+
+    import mmseg_uda  # noqa: F401  (the stack fixes, before anything of mmseg is imported)
+    from mmseg_uda.apis.tta import tta_config
+    from mmseg_uda.compat.checkpoint import check_loadable, load_checkpoint_checked
+    from mmseg_uda.utils import (
+        check_data,
+        default_work_dir,
+        finish_distributed,
+        load_config,
+        setup_cpu_distributed,
+    )
+
     check_loadable(args.checkpoint)  # missing, empty or truncated: one line, before the Runner
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
@@ -152,17 +153,19 @@ def main(argv=None):
     cfg.load_from = None  # loaded below, strictly (the Runner would accept any checkpoint)
     cfg.resume = False
 
-    if args.show or args.show_dir:
+    if args.show:
         hooks = cfg.default_hooks
         if "visualization" not in hooks:
-            raise SystemExit("--show/--show-dir need default_hooks.visualization "
+            raise SystemExit("--show needs default_hooks.visualization "
                              "(dict(type='SegVisualizationHook'))")
         hooks.visualization.draw = True
-        if args.show:
-            hooks.visualization.show = True
-            hooks.visualization.wait_time = args.wait_time
-        if args.show_dir:
-            cfg.visualizer.save_dir = args.show_dir
+        hooks.visualization.show = True
+        hooks.visualization.wait_time = args.wait_time
+    if args.show_dir:
+        if osp.isfile(args.show_dir):
+            raise SystemExit(f"--show-dir is a file: {args.show_dir!r}; give a folder")
+        cfg.custom_hooks = [*cfg.get("custom_hooks", []),
+                            dict(type="ShowDirHook", out_dir=args.show_dir)]
     if args.tta is not None:
         try:
             tta_config(cfg, args.tta)
@@ -204,4 +207,4 @@ def record_loading(args, loaded: dict) -> None:
 
 
 if __name__ == "__main__":
-    exit_tool(run_tool(main, "tools/test.py"))
+    run_main(main, parse_args, "tools/test.py")

@@ -13,34 +13,14 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmseg.registry import RUNNERS  # noqa: E402
-
-import mmseg_uda  # noqa: E402,F401  (applies the stack fixes before mmseg is imported)
-from mmseg_uda.compat.checkpoint import check_loadable  # noqa: E402
-from mmseg_uda.utils import (  # noqa: E402
-    WorkDirLock,
-    add_debug_flag,
-    check_data,
-    check_schedule,
-    default_work_dir,
-    enable_amp,
-    exit_tool,
-    find_resume_checkpoint,
-    finish_distributed,
-    load_config,
-    process_rank,
-    run_tool,
-    set_local_rank,
-    setup_cpu_distributed,
-)
+# Only argparse before main(): --help answers without importing torch / MMEngine / MMSeg.
+from tools._cli import add_cfg_options, add_debug_flag, run_main  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,24 +30,38 @@ def parse_args(argv=None):
                         "(default: work_dirs/<config name>)")
     parser.add_argument(
         "--resume", nargs="?", const="auto", default=None, metavar="CKPT",
-        help="resume training: without a value from the latest checkpoint in the work dir, "
-             "or from the checkpoint given (model, optimizer, scheduler, iteration, teacher)")
+        help="resume training: without a value (or followed by the config, as in "
+             "MMSegmentation) from the latest checkpoint in the work dir, or from the .pth "
+             "given (model, optimizer, scheduler, iteration, teacher)")
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision (bf16 autocast where the GPU supports it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="allow training into a work dir that already holds checkpoints of "
                              "another run (they may be overwritten)")
-    parser.add_argument(
-        "--cfg-options", nargs="+", action=DictAction,
-        help="override config settings, key=value (e.g. train_cfg.max_iters=1000 "
-             "model.decode_head.num_classes=3); misspelt keys are refused")
+    add_cfg_options(
+        parser, help="override config settings (e.g. train_cfg.max_iters=1000 "
+                     "train_cfg.val_interval=250); misspelt keys are refused")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
                         default="none", help="job launcher")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     add_debug_flag(parser)
-    args = parser.parse_args(argv)
-    set_local_rank(args.local_rank)
+    args = parser.parse_args(resume_before_config(sys.argv[1:] if argv is None else argv))
+    if "LOCAL_RANK" not in os.environ:  # as mmseg_uda.utils.set_local_rank
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
     return args
+
+
+CONFIG_SUFFIXES = (".py", ".json", ".yaml", ".yml")
+
+
+def resume_before_config(argv):
+    """``--resume CONFIG`` (MMSegmentation's order: the flag, then the config) is ``--resume``
+    without a checkpoint: a config file after the flag is not taken as its value."""
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--resume" and argv[i + 1].lower().endswith(CONFIG_SUFFIXES):
+            argv[i] = "--resume=auto"
+    return argv
 
 
 def guard_existing_run(work_dir: str, resume, overwrite: bool) -> None:
@@ -85,6 +79,15 @@ def guard_existing_run(work_dir: str, resume, overwrite: bool) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    import mmseg_uda  # noqa: F401  (the stack fixes, before anything of mmseg is imported)
+    from mmseg_uda.utils import (
+        WorkDirLock,
+        check_data,
+        default_work_dir,
+        load_config,
+        process_rank,
+    )
+
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
@@ -106,6 +109,11 @@ def main(argv=None):
 def select_resume(cfg, resume: str) -> None:
     """Point ``cfg`` at the checkpoint ``--resume`` continues from (``'auto'``: the work dir's
     newest complete one), or start a new run when the work dir holds none."""
+    from mmengine.logging import print_log
+
+    from mmseg_uda.compat.checkpoint import check_loadable
+    from mmseg_uda.utils import find_resume_checkpoint
+
     if resume != "auto":
         check_loadable(resume)
         cfg.resume, cfg.load_from = True, resume
@@ -123,6 +131,17 @@ def select_resume(cfg, resume: str) -> None:
 
 
 def train(cfg, args) -> None:
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+    from mmseg.registry import RUNNERS
+
+    from mmseg_uda.utils import (
+        check_schedule,
+        enable_amp,
+        finish_distributed,
+        setup_cpu_distributed,
+    )
+
     guard_existing_run(cfg.work_dir, args.resume, args.overwrite)
     check_schedule(cfg)
     if args.amp:
@@ -142,4 +161,4 @@ def train(cfg, args) -> None:
 
 
 if __name__ == "__main__":
-    exit_tool(run_tool(main, "tools/train.py"))
+    run_main(main, parse_args, "tools/train.py")

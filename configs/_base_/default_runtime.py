@@ -22,11 +22,19 @@ randomness = dict(seed=0)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    # A line with the ETA at iterations 1, 2, 5, 10 (before the logger's first line), and the
+    # stack's known harmless messages filtered (paramwise_options dump, deprecations...).
+    progress=dict(type='ProgressHook'),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # SafeCheckpointHook: MMEngine's CheckpointHook, but each file is written to a temporary
     # name, fsynced and renamed, old ones are rotated out only after that, `last_checkpoint`
     # is relative to the work dir, and a checkpoint with NaN/Inf weights is never written.
-    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3),
+    # save_best: also keep best_defect_IoU_iter_N.pth, the checkpoint with the best IoU of the
+    # defect class(es) at validation (computed by SafeCheckpointHook from DefectMetric).
+    # save_last is MMEngine's default, written out so that `--cfg-options
+    # default_hooks.checkpoint.save_last=False` is not taken for a typo of save_best.
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3,
+                    save_best='defect_IoU', rule='greater', save_last=True),
     # Stops the run (exit status 1, one line naming the iteration and the loss terms) after
     # `patience` consecutive iterations with a non-finite loss or non-finite weights.
     non_finite=dict(type='NonFiniteGuardHook', patience=3),

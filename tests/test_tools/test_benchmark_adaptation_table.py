@@ -171,3 +171,21 @@ def test_target_aware_keys_are_checked(tmp_path):
     ckpt.write_bytes(b"x")
     assert bench._ignore_model(dict(method="so"), specs, str(tmp_path), 1,
                                dict(max_iters=10)) == [specs["so"]["config"], str(ckpt)]
+
+
+def test_gap_closed_only_when_the_oracle_is_above_source_only():
+    # issue 17: an oracle at 0.0 and DACS below source-only printed "41 %"
+    table = bench.summarize({"source_only": [run(0, 4.6)], "dacs": [run(0, 2.7)],
+                             "oracle": [run(0, 0.0)]})
+    assert all(row["gap_closed"] is None for row in table.values())
+    md = bench.markdown_table(table, "crack")
+    assert "%  |" not in md and " 41 %" not in md
+    assert "oracle (0.0 IoU) is not above source_only (4.6)" in md
+    # a method below source-only with a real gap closes a negative fraction, printed as such
+    table = bench.summarize({"source_only": [run(0, 10.0)], "dacs": [run(0, 5.0)],
+                             "oracle": [run(0, 30.0)]})
+    assert table["dacs"]["gap_closed"] == pytest.approx(-0.25)
+    md = bench.markdown_table(table, "crack")
+    assert "-25 %" in md and "not computed" not in md
+    assert "no oracle run" in bench.markdown_table(
+        bench.summarize({"source_only": [run(0, 10.0)]}), "crack")

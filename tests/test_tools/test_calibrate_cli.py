@@ -47,3 +47,11 @@ def test_calibrate_refuses_to_overwrite_and_names_bad_data(run, tmp_path):
         calibrate.main(base[:3] + ["--split", "nosplit.txt", "--overwrite"] + base[3:])
     with pytest.raises(SystemExit):
         calibrate.main(base + ["--target-recall", "1.5"])
+
+
+def test_calibrate_warns_when_tuned_on_the_test_split(run, tmp_path, capsys):
+    calibrate = load_tool("calibrate")
+    assert calibrate.main([run["config"], run["checkpoint"], run["data_root"], "--split",
+                           "test.txt", "--out", str(tmp_path / "c.json"), "--no-progress",
+                           "--cfg-options", *run["model_options"]]) == 0
+    assert "warning: calibrating on test.txt" in capsys.readouterr().err

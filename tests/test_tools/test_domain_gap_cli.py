@@ -65,3 +65,29 @@ def test_domain_gap_errors(run, tmp_path):
     with pytest.raises(SystemExit):
         tool.main(base[:1] + ["--source", run["data_root"], "--target", run["data_root"],
                               "--checkpoint-after", run["checkpoint"]] + base[1:])
+
+
+def test_domain_gap_config_after_is_checked_before_embedding(run, tmp_path, capsys):
+    """--config-after: the 'after' checkpoint of another config (source-only vs DACS); a
+    checkpoint that does not fit its config stops the tool before anything is embedded."""
+    tool = load_tool("analyze_domain_gap")
+    after = tmp_path / "after_cfg.py"  # a child config: another model for the "after" run
+    after.write_text(f"_base_ = [{run['config']!r}]\n")
+    out = tmp_path / "gap"
+    base = [run["config"], "--source", run["data_root"], "--target", run["data_root"],
+            "--out", str(out), "--checkpoint", run["checkpoint"], "--checkpoint-after",
+            run["checkpoint"], "--config-after", str(after), "--folds", "2",
+            "--permutations", "0", "--no-progress", "--max-images", "4",
+            "--cfg-options", *run["model_options"]]
+    wider = [o.replace("model.decode_head.channels=16", "model.decode_head.channels=24")
+             for o in run["model_options"]]
+    assert wider != run["model_options"]
+    with pytest.raises(SystemExit) as exc:
+        tool.main(base + ["--cfg-options-after", *wider])
+    message = str(exc.value)
+    assert "--checkpoint-after does not fit --config-after" in message and "after_cfg.py" in message
+    assert len(message) < 1000 and "--non-strict" not in message
+    assert not out.exists() and "source" not in capsys.readouterr().out  # nothing embedded
+    assert tool.main(base + ["--cfg-options-after", *run["model_options"]]) == 0
+    report = json.loads((out / "domain_gap.json").read_text())
+    assert [r["config"] for r in report["results"]] == [run["config"], str(after)]

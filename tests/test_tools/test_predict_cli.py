@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from reports_helpers import load_tool, run_tool, tiny_run
 
@@ -53,9 +54,16 @@ def test_predict_folder_end_to_end(run, inputs, tmp_path):
             x, y, w, h = region["bbox"]
             assert region["area"] >= 3 and x >= 0 and x + w <= entry["width"]
             assert 0 <= region["mean_confidence"] <= region["max_confidence"] <= 1
-        for kind in ("mask", "overlay", "heatmap"):
+        for kind in ("mask", "overlay"):
             img = cv2.imread(str(out / entry["outputs"][kind]), cv2.IMREAD_UNCHANGED)
             assert img.shape[:2] == (entry["height"], entry["width"])
+        heat = cv2.imread(str(out / entry["outputs"]["heatmap"]))
+        assert heat.shape[0] == entry["height"] and heat.shape[1] > entry["width"]  # + bar
+        # the mask: a palette PNG whose pixel values are the class ids
+        mask = Image.open(out / entry["outputs"]["mask"])
+        assert mask.mode == "P" and mask.getpalette()[:6] == [0, 0, 0, 255, 0, 0]
+        ids = np.array(mask)
+        assert set(np.unique(ids)) <= {0, 1} and int((ids > 0).sum()) == entry["defect_pixels"]
         assert "attention" not in entry["outputs"]  # a SegFormer has no scale attention
     big = next(e for e in pred["images"] if e["name"] == "big")
     assert (big["height"], big["width"]) == (100, 130)

@@ -53,7 +53,7 @@ def test_tent_refuses_bad_inputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_tent_adapts_norm_parameters_and_test_loads_the_result(tmp_path, monkeypatch):
+def test_tent_adapts_norm_parameters_and_test_loads_the_result(tmp_path, monkeypatch, capsys):
     data = write_uda_data(str(tmp_path / "data"))
     monkeypatch.setenv("SOURCE_ROOT", data["source"])
     monkeypatch.setenv("TARGET_ROOT", data["target"])
@@ -68,6 +68,8 @@ def test_tent_adapts_norm_parameters_and_test_loads_the_result(tmp_path, monkeyp
                             "train.txt", "--iters", "30", "--lr", "1e-2", "--batch-size", "2",
                             "--crop-size", "64", "--out", out, "--cfg-options",
                             *cli_options(model_opts)])
+    log = capsys.readouterr().out
+    assert "step 1/30: batch entropy" in log and "step 5/30" in log and ", eta 0:" in log
     before = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     adapted = torch.load(out, map_location="cpu", weights_only=False)
     after = adapted["state_dict"]

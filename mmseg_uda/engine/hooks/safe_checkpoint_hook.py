@@ -15,13 +15,20 @@ oldest good one already gone; a copied work dir resumes from the original folder
 4. only then are checkpoints beyond ``max_keep_ckpts`` deleted.
 
 Only rank 0 writes files (MMEngine's ``Runner.save_checkpoint`` is ``master_only``).
+
+``save_best='defect_IoU'`` keeps the checkpoint with the best IoU of the defect class(es)
+(``best_defect_IoU_iter_N.pth``; with several defect classes their mean IoU): the metric is
+computed here from the ``IoU.<class>`` results of ``DefectMetric`` (every class but the first,
+the background), since the class names differ between configs. ``default_runtime.py``
+selects it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmengine.dist import is_main_process
@@ -31,6 +38,29 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
 TMP_SUFFIX = ".tmp"
+# The save_best key computed by SafeCheckpointHook: the (mean) IoU of the defect classes.
+DEFECT_IOU = "defect_IoU"
+
+
+def defect_iou(metrics: dict, classes: Optional[Sequence[str]] = None) -> Optional[float]:
+    """The mean ``IoU.<class>`` of the defect classes (all but the first, the background).
+
+    Args:
+        metrics (dict): validation metrics with ``IoU.<class>`` keys (``DefectMetric``).
+        classes (Sequence[str], optional): the class names, background first. Default: the
+            order of the ``IoU.*`` keys.
+
+    Returns:
+        float | None: None when the metrics hold no IoU of a defect class (another metric);
+        NaN when no defect class was in the truth or the predictions.
+    """
+    names = list(classes) if classes else [k[len("IoU."):] for k in metrics
+                                           if k.startswith("IoU.")]
+    values = [metrics[f"IoU.{name}"] for name in names[1:] if f"IoU.{name}" in metrics]
+    if not values:
+        return None
+    finite = [float(v) for v in values if not math.isnan(float(v))]
+    return sum(finite) / len(finite) if finite else math.nan
 
 
 def non_finite_tensors(model: torch.nn.Module, limit: int = 5) -> list:
@@ -95,6 +125,40 @@ class SafeCheckpointHook(CheckpointHook):
     def __init__(self, *args, skip_non_finite: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.skip_non_finite = bool(skip_non_finite)
+        self._warned_no_defect_iou = False
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """Add ``defect_IoU`` to the metrics when it is the ``save_best`` key, then save the
+        best checkpoint as MMEngine does. Metrics without a defect IoU (a config evaluating
+        with another metric) skip the best checkpoint with one warning instead of failing."""
+        if self.save_best and DEFECT_IOU in self.key_indicators:
+            dataset = getattr(runner.val_dataloader, "dataset", None)
+            classes = (getattr(dataset, "metainfo", None) or {}).get("classes")
+            value = defect_iou(metrics, classes)
+            if value is None:
+                if not self._warned_no_defect_iou:
+                    print_log(f"save_best={DEFECT_IOU!r}: the validation metrics have no "
+                              f"IoU.<defect class> (got {sorted(metrics)}); no best checkpoint "
+                              "is kept. Use DefectMetric, or set default_hooks.checkpoint."
+                              "save_best to one of these keys", logger="current", level=30)
+                    self._warned_no_defect_iou = True
+                return
+            metrics = {**metrics, DEFECT_IOU: value}
+        self._forget_foreign_best(runner)
+        super()._save_best_checkpoint(runner, metrics)
+
+    def _forget_foreign_best(self, runner) -> None:
+        """A run resumed in a copied work dir inherits the absolute path of the original's
+        best checkpoint, which MMEngine would delete when a better one is saved: keep the
+        files of other folders and track only this folder's best."""
+        path = self.best_ckpt_path
+        if path and self._is_local() and osp.dirname(osp.abspath(path)) != \
+                osp.abspath(str(self.out_dir)):
+            print_log(f"the best checkpoint so far, {path}, is in another folder (a copied "
+                      "work dir?): it is kept; this run tracks its own best", logger="current",
+                      level=30)
+            self.best_ckpt_path = None
+            runner.message_hub.update_info("best_ckpt", None)
 
     def _is_local(self) -> bool:
         out_dir = str(self.out_dir)
