@@ -33,18 +33,13 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import cv2  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+# Only argparse before main(): --help answers without importing torch / MMEngine / MMSeg.
+from tools._cli import add_cfg_options  # noqa: E402
 
-import mmseg_uda  # noqa: E402,F401  (stack fixes before mmseg)
-from mmseg_uda.apis import init_model, list_images, load_image, resolve_thresholds  # noqa: E402
-from mmseg_uda.deploy.export import (  # noqa: E402
-    DEFAULT_MAX_PROB_DIFF,
-    DEFAULT_MIN_MASK_AGREEMENT,
-    ExportError,
-    check_input_size,
-    export_with_parity,
-)
+# The parity tolerances of mmseg_uda.deploy.export (DEFAULT_MAX_PROB_DIFF,
+# DEFAULT_MIN_MASK_AGREEMENT), written out for --help; a test keeps them equal.
+MAX_PROB_DIFF = 1e-3
+MIN_MASK_AGREEMENT = 0.999
 
 PREFIX = "[tools/export_onnx.py]"
 
@@ -67,28 +62,28 @@ def parse_args(argv=None):
                         help="number of parity images (default: 4)")
     parser.add_argument("--calibration", help="calibration JSON from tools/calibrate.py "
                         "(default: calibration.json beside the checkpoint, if present)")
-    parser.add_argument("--max-prob-diff", type=float, default=DEFAULT_MAX_PROB_DIFF,
+    parser.add_argument("--max-prob-diff", type=float, default=MAX_PROB_DIFF,
                         help="parity tolerance: largest |probability difference| "
-                             f"(default: {DEFAULT_MAX_PROB_DIFF:g})")
-    parser.add_argument("--min-mask-agreement", type=float, default=DEFAULT_MIN_MASK_AGREEMENT,
+                             f"(default: {MAX_PROB_DIFF:g})")
+    parser.add_argument("--min-mask-agreement", type=float, default=MIN_MASK_AGREEMENT,
                         help="parity tolerance: smallest fraction of pixels with the same "
-                             f"thresholded class (default: {DEFAULT_MIN_MASK_AGREEMENT:g})")
+                             f"thresholded class (default: {MIN_MASK_AGREEMENT:g})")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
-                        help="override config settings, key=value")
+    add_cfg_options(parser, help="override config settings, key=value")
     args = parser.parse_args(argv)
     if args.num_images < 1:
         parser.error(f"--num-images must be >= 1, got {args.num_images}")
-    if args.input_size is not None:
-        try:
-            check_input_size(args.input_size)
-        except ExportError as exc:
-            parser.error(str(exc))
+    if args.input_size is not None and min(args.input_size) < 32:
+        # mmseg_uda.deploy.export.check_input_size's rule, without importing the stack
+        parser.error(f"--input-size {args.input_size[0]} {args.input_size[1]}: both sides "
+                     "must be >= 32 pixels (the MiT encoder downsamples by 32)")
     return args
 
 
 def test_split_images(cfg) -> list:
     """Image files of the config's test split (``data_root/images`` + the split file)."""
+    from mmseg_uda.apis import list_images
+
     ds = cfg.test_dataloader.dataset
     root = ds.get("data_root")
     if not root or not osp.isdir(osp.join(root, "images")):
@@ -109,6 +104,12 @@ def test_split_images(cfg) -> list:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import cv2
+
+    import mmseg_uda  # noqa: F401  (stack fixes before mmseg)
+    from mmseg_uda.apis import init_model, list_images, load_image, resolve_thresholds
+    from mmseg_uda.deploy.export import ExportError, export_with_parity
+
     try:
         if osp.exists(args.out) and not args.overwrite:
             raise FileExistsError(f"{args.out!r} exists; pass --overwrite to replace it")

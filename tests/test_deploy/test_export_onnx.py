@@ -119,3 +119,13 @@ def test_export_tool_end_to_end_and_bad_input(tmp_path, capsys):
                    "96"])
     assert "--input-size 0 96: both sides must be >= 32" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "y.onnx").exists()
+
+
+def test_export_tool_help_defaults_are_the_export_modules():
+    """tools/export_onnx.py writes the parity tolerances out (its --help imports no stack)."""
+    from mmseg_uda.deploy import export
+
+    tool = load_tool("export_onnx")
+    args = tool.parse_args(["c.py", "k.pth", "--out", "m.onnx", "--dynamic"])
+    assert args.max_prob_diff == export.DEFAULT_MAX_PROB_DIFF
+    assert args.min_mask_agreement == export.DEFAULT_MIN_MASK_AGREEMENT
