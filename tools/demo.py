@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 import time
 
@@ -103,11 +104,51 @@ def prediction_sheet(payload: dict, work_dir: str, out_path: str, num_images: in
     return out_path
 
 
+def demo_setting(bench: dict, iters=None) -> dict:
+    """What the demo's results depend on besides the code: the benchmark description, the
+    iterations and the content of a target style file (the generator's cache sees its path
+    only)."""
+    setting = dict(bench=bench, iters=iters or bench["budget"]["max_iters"])
+    style = str(bench["target"].get("generate", {}).get("style", ""))
+    path = style if osp.isabs(style) else osp.join(REPO, style)
+    if style.endswith(".json") and osp.isfile(path):
+        with open(path) as f:
+            setting["target_style"] = json.load(f)
+    return setting
+
+
+def check_setting(work_dir: str, setting: dict) -> bool:
+    """Record ``setting`` in ``work_dir``. The runs of the demo's methods made with another
+    setting (or before the record existed) are removed and the target is regenerated, so that
+    no table mixes settings; True if there were any."""
+    record = osp.join(work_dir, "demo_setting.json")
+    runs = [osp.join(work_dir, m) for m in setting["bench"]["methods"]
+            if osp.isdir(osp.join(work_dir, m))]
+    stored = None
+    if osp.isfile(record):
+        with open(record) as f:
+            stored = json.load(f)
+    stale = bool(runs) and stored != json.loads(json.dumps(setting))
+    if stale:
+        print(f"[demo] {work_dir} holds runs of another demo setting (an earlier version, "
+              "other --iters): generating the target and training again", flush=True)
+        for run in runs:
+            shutil.rmtree(run)
+        stamp = osp.join(work_dir, "target_data", ".generator_args.json")
+        if osp.isfile(stamp):
+            os.remove(stamp)  # the runner regenerates an unstamped folder
+    os.makedirs(work_dir, exist_ok=True)
+    with open(record, "w") as f:
+        json.dump(setting, f, indent=2)
+    return stale
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     start = time.time()
     bench = ba._load_benchmark(BENCHMARK).to_dict()
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    check_setting(args.work_dir, demo_setting(bench, args.iters))
     print("[demo] source: generated 'lab' cracks; target: generated 'field' photos "
           "(labels only for the report)", flush=True)
     payload = ba.run_benchmark(
