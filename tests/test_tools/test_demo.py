@@ -113,3 +113,16 @@ def test_runs_of_another_demo_setting_are_removed(tmp_path):
     assert run.exists()
     assert demo.check_setting(str(work), demo.demo_setting(bench, iters=50))
     assert not run.exists()
+
+
+def _row(iou, gap=None):
+    return dict(IoU=[iou, 0.0], gap_closed=gap)
+
+
+def test_summary_line_reads_the_table():
+    row = _row
+    table = dict(source_only=row(16.0, 0.0), dacs=row(25.0, 0.3), hrda=row(14.0, None),
+                 oracle=row(46.0, 1.0))
+    assert demo.summary_line(table) == (
+        "[demo] crack IoU on the target: source-only 16.0 | DACS 25.0 (+9.0, 30 % of the gap "
+        "to the oracle) | HRDA 14.0 (-2.0) | oracle 46.0 (target labels: the ceiling)")
