@@ -4,7 +4,8 @@
     python tools/demo.py --rerun         # train again instead of reusing finished runs
 
 No download: both domains come from the generator (``configs/benchmarks/demo_cpu.py``) —
-clean 'lab' crack renders as the labeled source, harsh 'field' photos as the target, whose
+clean 'lab' crack renders as the labeled source, harsh 'field_demo' photos as the target
+(``configs/benchmarks/demo_field_style.json``: the 'field' style with wide, dark cracks), whose
 labels are used only for the report. Source-only, DACS, HRDA and an oracle (trained on the
 target labels) run with the same budget through ``tools/train.py`` / ``tools/test.py``; the demo
 prints their table and writes a picture of the predictions on target images:
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 import time
 
@@ -103,28 +105,79 @@ def prediction_sheet(payload: dict, work_dir: str, out_path: str, num_images: in
     return out_path
 
 
+def demo_setting(bench: dict, iters=None) -> dict:
+    """What the demo's results depend on besides the code: the benchmark description, the
+    iterations and the content of a target style file (the generator's cache sees its path
+    only)."""
+    setting = dict(bench=bench, iters=iters or bench["budget"]["max_iters"])
+    style = str(bench["target"].get("generate", {}).get("style", ""))
+    path = style if osp.isabs(style) else osp.join(REPO, style)
+    if style.endswith(".json") and osp.isfile(path):
+        with open(path) as f:
+            setting["target_style"] = json.load(f)
+    return setting
+
+
+def check_setting(work_dir: str, setting: dict) -> bool:
+    """Record ``setting`` in ``work_dir``. The runs of the demo's methods made with another
+    setting (or before the record existed) are removed and the target is regenerated, so that
+    no table mixes settings; True if there were any."""
+    record = osp.join(work_dir, "demo_setting.json")
+    runs = [osp.join(work_dir, m) for m in setting["bench"]["methods"]
+            if osp.isdir(osp.join(work_dir, m))]
+    stored = None
+    if osp.isfile(record):
+        with open(record) as f:
+            stored = json.load(f)
+    stale = bool(runs) and stored != json.loads(json.dumps(setting))
+    if stale:
+        print(f"[demo] {work_dir} holds runs of another demo setting (an earlier version, "
+              "other --iters): generating the target and training again", flush=True)
+        for run in runs:
+            shutil.rmtree(run)
+        stamp = osp.join(work_dir, "target_data", ".generator_args.json")
+        if osp.isfile(stamp):
+            os.remove(stamp)  # the runner regenerates an unstamped folder
+    os.makedirs(work_dir, exist_ok=True)
+    with open(record, "w") as f:
+        json.dump(setting, f, indent=2)
+    return stale
+
+
+def summary_line(table: dict) -> str:
+    """One line that reads the table: each method's crack IoU, the adapted methods' change
+    against source-only and their share of the gap to the oracle."""
+    so = table.get("source_only", {}).get("IoU", [None])[0]
+    parts = []
+    for method, row in table.items():
+        iou = row["IoU"][0]
+        if method == "source_only":
+            parts.append(f"source-only {iou:.1f}")
+        elif method == "oracle":
+            parts.append(f"oracle {iou:.1f} (target labels: the ceiling)")
+        else:
+            gap = row.get("gap_closed")
+            more = [] if so is None else [f"{iou - so:+.1f}"]
+            if gap is not None:
+                more.append(f"{100 * gap:.0f} % of the gap to the oracle")
+            parts.append(f"{method.upper()} {iou:.1f}" + (f" ({', '.join(more)})" if more else ""))
+    return "[demo] crack IoU on the target: " + " | ".join(parts)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     start = time.time()
     bench = ba._load_benchmark(BENCHMARK).to_dict()
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    print("[demo] source: generated 'lab' cracks; target: generated 'field' photos "
+    check_setting(args.work_dir, demo_setting(bench, args.iters))
+    print("[demo] source: generated 'lab' cracks; target: generated 'field_demo' photos "
           "(labels only for the report)", flush=True)
     payload = ba.run_benchmark(
         bench, "demo_cpu", args.work_dir, methods=methods, iters=args.iters, rerun=args.rerun,
-        table_title="mmseg_uda demo: lab -> field cracks (CPU)")
+        table_title="mmseg_uda demo: lab -> field_demo cracks (CPU)")
     sheet = prediction_sheet(payload, args.work_dir, osp.join(args.work_dir, "predictions.png"),
                              args.num_images)
-    table = payload["methods"]
-    adapted = [m for m in table if m not in ("source_only", "oracle")]
-    if "source_only" in table and adapted:
-        so = table["source_only"]["IoU"][0]
-        parts = []
-        for method in adapted:
-            iou, gap = table[method]["IoU"][0], table[method].get("gap_closed")
-            closed = "" if gap is None else f", {100 * gap:.0f} % of the gap to the oracle"
-            parts.append(f"{method.upper()} {iou:.1f} ({iou - so:+.1f}{closed})")
-        print(f"\n[demo] crack IoU on the target: source-only {so:.1f}, " + ", ".join(parts))
+    print("\n" + summary_line(payload["methods"]))
     print(f"[demo] predictions: {sheet}")
     print(f"[demo] done in {(time.time() - start) / 60:.1f} min", flush=True)
     return payload

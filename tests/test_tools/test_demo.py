@@ -71,3 +71,58 @@ def test_generated_benchmark_table_curves_and_prediction_sheet(tmp_path):
     img = cv2.imread(sheet)
     # One row (the single val image); columns: image, truth, source-only, DACS, Tent.
     assert img.shape[0] == SIZE + 24 and img.shape[1] == 5 * (SIZE + 4)
+
+
+def test_demo_target_is_the_harsh_field_style_with_learnable_cracks():
+    from synthetic import get_style, render_sample
+    from synthetic.styles import load_style
+
+    bench = ba._load_benchmark(demo.BENCHMARK).to_dict()
+    style = load_style(osp.join(REPO, bench["target"]["generate"]["style"]))
+    field = get_style("field")
+    # Still the field photos: every imaging effect, distractor kind and material of 'field'.
+    assert set(style.materials) == set(field.materials)
+    assert set(style.distractors) == set(field.distractors) and style.distractor_count[1] > 0
+    for effect in ("illumination", "shadows", "color_cast", "tone", "perspective"):
+        assert style.imaging[effect] == field.imaging[effect], effect
+    # ...with cracks a model from scratch learns in the demo's budget: wide, dark, no hair-lines.
+    crack = style.defects["crack"]
+    assert crack["hairline_prob"] == 0.0 and crack["width"][0] >= 2.0
+    assert crack["darkness"][0] > field.defects["crack"]["darkness"][0]
+    _, mask, _ = render_sample(seed=1, index=0, types=("crack",), size=64, style=style)
+    assert mask.shape == (64, 64) and set(mask.ravel().tolist()) <= {0, 1}
+
+
+def test_runs_of_another_demo_setting_are_removed(tmp_path):
+    bench = ba._load_benchmark(demo.BENCHMARK).to_dict()
+    work = tmp_path / "demo"
+    run = work / "oracle" / "seed0"
+    run.mkdir(parents=True)
+    (run / "report.json").write_text("{}")
+    stamp = work / "target_data" / ".generator_args.json"
+    stamp.parent.mkdir()
+    stamp.write_text("{}")
+    setting = demo.demo_setting(bench)
+    assert setting["target_style"]["name"] == "field_demo"
+    # Runs without a record (an earlier version of the demo): removed, the target regenerated.
+    assert demo.check_setting(str(work), setting)
+    assert not run.exists() and not stamp.exists()
+    # The same setting keeps its runs; other iterations remove them again.
+    run.mkdir(parents=True)
+    assert not demo.check_setting(str(work), setting)
+    assert run.exists()
+    assert demo.check_setting(str(work), demo.demo_setting(bench, iters=50))
+    assert not run.exists()
+
+
+def _row(iou, gap=None):
+    return dict(IoU=[iou, 0.0], gap_closed=gap)
+
+
+def test_summary_line_reads_the_table():
+    row = _row
+    table = dict(source_only=row(16.0, 0.0), dacs=row(25.0, 0.3), hrda=row(14.0, None),
+                 oracle=row(46.0, 1.0))
+    assert demo.summary_line(table) == (
+        "[demo] crack IoU on the target: source-only 16.0 | DACS 25.0 (+9.0, 30 % of the gap "
+        "to the oracle) | HRDA 14.0 (-2.0) | oracle 46.0 (target labels: the ceiling)")
