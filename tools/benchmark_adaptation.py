@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import math
 import os
@@ -131,6 +132,11 @@ def generate_source(gen: dict, out_dir: str, target_root: Optional[str] = None) 
         args += ["--ignore-from", *[str(v) for v in gen["ignore_from"]],
                  "--ignore-threshold", str(gen.get("ignore_threshold", 0.5))]
     record = dict(args=args, pre=pre, version=generator_version)
+    if not gen.get("fit_style") and osp.isfile(style):
+        # a style file: its content decides the images, not its path (an edited file is a
+        # new source)
+        with open(style, "rb") as f:
+            record["style_sha256"] = hashlib.sha256(f.read()).hexdigest()
     stamp = osp.join(out_dir, ".generator_args.json")
     data_dir = osp.join(out_dir, "data") if pre else out_dir
     if osp.isfile(stamp):

@@ -98,6 +98,22 @@ def test_generated_source_is_reused_until_arguments_or_generator_change(tmp_path
         assert json.load(f)["args"]["enable"] == ["rims"]
 
 
+def test_an_edited_style_file_regenerates_the_source(tmp_path):
+    """The cache follows a style file's content, not its path."""
+    style = tmp_path / "style.json"
+    style.write_text(json.dumps({"name": "mine", "base": "lab"}))
+    out = str(tmp_path / "src")
+    gen = dict(type="crack", num=2, size=32, seed=0, style=str(style), workers=1)
+    bench.generate_source(gen, out)
+    marker = tmp_path / "src" / "marker"
+    marker.write_text("kept while the style file is unchanged")
+    bench.generate_source(gen, out)
+    assert marker.exists()
+    style.write_text(json.dumps({"name": "mine", "base": "pavement"}))
+    bench.generate_source(gen, out)
+    assert not marker.exists()
+
+
 def test_interrupted_generation_is_redone(tmp_path):
     """The stamp is written last: a folder without it is an interrupted generation of ours."""
     out = tmp_path / "src"
