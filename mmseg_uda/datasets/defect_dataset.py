@@ -275,6 +275,8 @@ class DefectDataset(BaseSegDataset):
             raise DatasetError(
                 f"mask folder not found: {mask_dir!r}; pass with_masks=False for an unlabeled "
                 "target domain")
+        if self.with_masks:
+            self._check_generator_classes(root)
         index = self._index_images(img_dir)
         if not index:
             raise DatasetError(f"no images in {img_dir!r} (accepted extensions: "
@@ -307,6 +309,29 @@ class DefectDataset(BaseSegDataset):
         return data_list
 
     # ------------------------------------------------------------------ checks
+    def _check_generator_classes(self, root: str) -> None:
+        """A generated folder (``ROOT/meta.json`` of ``python -m synthetic``) names its
+        classes; they must be the config's ``metainfo.classes``, in the same order (class id
+        = position), or the masks would be read as other classes."""
+        path = osp.join(root, "meta.json")
+        if not osp.isfile(path):
+            return
+        try:
+            with open(path, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"unreadable generator record {path!r}: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("generator") != "synthetic" \
+                or "classes" not in meta:
+            return
+        generated = tuple(meta["classes"])
+        configured = tuple(self._metainfo["classes"])
+        if generated != configured:
+            raise DatasetError(
+                f"{path!r}: the data were generated with classes {generated} but the config's "
+                f"metainfo.classes is {configured}; regenerate with --type in the config's class "
+                "order or set metainfo.classes to the generated ones")
+
     def image_loader(self):
         """The pipeline's image loader (what training decodes images with).
 

@@ -1,0 +1,32 @@
+"""Blowholes: the pores of a sintered part (magnetic tiles), small dark pits.
+
+The ``spot`` renderer (irregular outline, darker core, lit wall and lip) with the sizes
+and shapes seen on magnetic tiles: mostly 2-8 px across, often elongated along the
+grinding direction, dark, rarely a visible lip. Only the defaults differ, so a style
+can still tune every option of ``spot``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import register_defect
+from .spot import Spot
+
+
+@register_defect
+class Blowhole(Spot):
+    """Blowhole / pore on a ground ceramic or sintered surface."""
+
+    name = "blowhole"
+    class_name = "blowhole"
+    description = "blowhole / pore of a sintered part: small dark pit, often elongated"
+    default_options: dict[str, Any] = {
+        "count": (1, 3),
+        "radius": (1.5, 7.0),  # major radius in px at zoom 1 (log-uniform)
+        "aspect": (0.35, 0.9),
+        "irregularity": (0.1, 0.35),
+        "darkness": (0.3, 0.7),
+        "core": (0.4, 0.7),
+        "rim_light": (0.0, 20.0),
+    }
