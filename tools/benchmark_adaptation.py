@@ -16,6 +16,12 @@ the target's labeled train split), ``dict(config=..., generate=dict(...))`` (its
 source), ``dict(config=..., tent=dict(after=METHOD, args=[...]))`` (``tools/tent.py`` on that
 method's final checkpoint of the same seed; its time is the adaptation alone).
 
+``defect_class`` names the class scored (default ``'crack'``); a list of classes (a multi-class
+benchmark, e.g. ``configs/benchmarks/magnetic_tile_cpu.py``) scores their mean IoU (the mIoU over
+the defect classes, background left out) with one IoU column per class. ``root_env=dict(source=
+[...], target=[...])`` sets more environment variables to the source / target roots, for
+configs that read other names than ``SOURCE_ROOT`` / ``TARGET_ROOT``.
+
 Finished runs (with a report) are reused, so an interrupted benchmark continues where it
 stopped; pass --rerun to train them again.
 """

@@ -66,3 +66,20 @@ def test_dacs_trains_on_the_multiclass_source_with_rare_class_sampling(tiles, tm
     assert "src.decode.loss_ce" in log and "mix.decode.loss_ce" in log  # DACS, not source-only
     for name in TYPES:
         assert f"IoU.{name}" in log
+
+
+def test_debug_panel_names_the_colours_of_six_classes():
+    import numpy as np
+    import torch
+
+    from mmseg_uda.engine.hooks.uda_debug_hook import render_debug_panel
+
+    palette = [[0, 0, 0], [255, 0, 0], [0, 200, 0], [0, 120, 255], [255, 200, 0], [200, 0, 255]]
+    outputs = dict(image=torch.rand(2, 3, 32, 32), label=torch.randint(0, 6, (2, 32, 32)))
+    plain = render_debug_panel(outputs, palette)
+    legend = render_debug_panel(outputs, palette, class_names=CLASSES)
+    assert legend.shape[1] == plain.shape[1] and legend.shape[0] > plain.shape[0]
+    np.testing.assert_array_equal(legend[:plain.shape[0]], plain)
+    strip = legend[plain.shape[0]:]
+    for colour in palette[1:]:  # a swatch of every class colour
+        assert (strip == colour).all(axis=-1).any(), colour
