@@ -103,9 +103,12 @@ register_style(Style(
     # 30 % of them (0.25 + 0.75 ** 5 / 5) and an image holds 1.3 classes on average.
     class_presence=0.25,
     defects={
-        "crack": {"width": (1.0, 2.5), "hairline_prob": 0.3, "length": (0.06, 0.25),
+        # Labelled crack regions of the train tiles are 125-520 px (10th-90th percentile):
+        # short cracks 2-3.5 px wide, no hair-lines (they break into 1-px label fragments).
+        "crack": {"width": (1.8, 3.5), "hairline_prob": 0.0, "length": (0.12, 0.4),
                   "through_prob": 0.1, "turn_sigma": (0.1, 0.35), "darkness": (0.35, 0.75),
-                  "branch_rate": (0.0, 0.4), "secondary": (0, 0), "spall_prob": 0.05,
+                  "taper": (0.02, 0.08), "width_jitter": (0.02, 0.1), "width_variation": (0.1, 0.3),
+                  "branch_rate": (0.0, 0.4), "secondary": (0, 0), "spall_prob": 0.0,
                   "dust_prob": 0.0, "halo_prob": 0.2},
     },
     distractors={"scratch_marks": 1.0, "hair": 0.2},

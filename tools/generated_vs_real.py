@@ -5,7 +5,7 @@
         --size 240x352 --out docs/images/magnetic_tile_generated_vs_real.jpg
 
 Row k: a generated image holding class k (image | its mask over it) and ``--per-class`` real
-images of the split whose mask holds class k (image | mask over it). The real set is read in
+images of the split whose mask holds class k, spread over the split (image | mask over it). The real set is read in
 the project layout (``images/``, ``masks/`` with class ids in the order of ``--type``); only
 the given split is read (use the train split: the test split is the evaluation).
 """
@@ -79,7 +79,10 @@ def main(argv=None) -> int:
             if index > 10000:
                 raise SystemExit(f"no generated image with class {t!r} in 10000 samples")
         tiles = [_label(_tile(img, mask, args.height), f"generated: {t}")]
-        picked = [n for n in names if (real_masks[n] == k).any()][:args.per_class]
+        having = [n for n in names if (real_masks[n] == k).any()]
+        # Spread over the split (its files are grouped by acquisition run).
+        spread = np.linspace(0, len(having) - 1, args.per_class + 2)[1:-1] if having else []
+        picked = [having[int(round(i))] for i in spread]
         for n in picked:
             real = cv2.imread(osp.join(args.real, "images", n + ".jpg"))
             if real is None:

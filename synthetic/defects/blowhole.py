@@ -1,8 +1,8 @@
 """Blowholes: the pores of a sintered part (magnetic tiles), small dark pits.
 
 The ``spot`` renderer (irregular outline, darker core, lit wall and lip) with the sizes
-and shapes seen on magnetic tiles: mostly 2-8 px across, often elongated along the
-grinding direction, dark, rarely a visible lip. Only the defaults differ, so a style
+and shapes seen on magnetic tiles: mostly 6-20 px across, often elongated, dark, rarely
+a visible lip. Only the defaults differ, so a style
 can still tune every option of ``spot``.
 """
 
@@ -23,8 +23,10 @@ class Blowhole(Spot):
     description = "blowhole / pore of a sintered part: small dark pit, often elongated"
     default_options: dict[str, Any] = {
         "count": (1, 3),
-        "radius": (1.5, 7.0),  # major radius in px at zoom 1 (log-uniform)
-        "aspect": (0.35, 0.9),
+        # Major radius in px at zoom 1 (log-uniform): areas of ~30-180 px at aspect 0.6,
+        # the 10th-90th percentile of the train tiles' blowhole regions (35-177 px).
+        "radius": (4.0, 10.0),
+        "aspect": (0.45, 0.95),
         "irregularity": (0.1, 0.35),
         "darkness": (0.3, 0.7),
         "core": (0.4, 0.7),
