@@ -5,9 +5,10 @@
         --size 240x352 --out docs/images/magnetic_tile_generated_vs_real.jpg
 
 Row k: a generated image holding class k (image | its mask over it) and ``--per-class`` real
-images of the split whose mask holds class k, spread over the split (image | mask over it). The real set is read in
-the project layout (``images/``, ``masks/`` with class ids in the order of ``--type``); only
-the given split is read (use the train split: the test split is the evaluation).
+images of the split whose mask holds class k, spread over the split (image | mask over it).
+The real set is read in the project layout (``images/``, ``masks/`` with class ids in the
+order of ``--type``); only the given split is read (use the train split: the test split is
+the evaluation).
 """
 
 from __future__ import annotations
