@@ -241,7 +241,7 @@ def render_sample(
     options = [d.options(style_obj.defects.get(d.name)) for d in dtypes]
     counts = [integer(lay, o["count"]) for o in options]
     if len(names) > 1:  # not every class in every image
-        present = [chance(lay, 0.65) for _ in names]
+        present = [chance(lay, style_obj.class_presence) for _ in names]
         if not any(present):
             present[int(lay.integers(len(names)))] = True
         counts = [counts[i] if present[i] else 0 for i in range(len(names))]

@@ -77,6 +77,10 @@ class Style:
         off: Realism features (names of :data:`FEATURES`) this style leaves switched off,
             as if always given to ``disable`` — for features an ablation found to hurt the
             real target the style is tuned for (``docs/generator.md``).
+        class_presence: With several defect types, the chance that a class is drawn into
+            a non-empty image (independently per class; an image that drew none gets one
+            class chosen uniformly). Each class is then in ``p + (1 - p) ** n / n`` of the
+            non-empty images for ``n`` types. Default 0.65.
     """
 
     name: str
@@ -92,6 +96,7 @@ class Style:
     imaging: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     grayscale: bool = False
     off: frozenset[str] = frozenset()
+    class_presence: float = 0.65
 
     def validate(self) -> None:
         """Check every name and option the style refers to.
@@ -125,6 +130,9 @@ class Style:
                                  f"number >= 0, got {wgt!r}")
         if not any(w > 0 for w in self.materials.values()):
             raise ValueError(f"style {self.name!r}: no material has a positive weight")
+        if not 0.0 < self.class_presence <= 1.0:
+            raise ValueError(f"style {self.name!r}: class_presence must be in (0, 1], "
+                             f"got {self.class_presence}")
         if not 0.0 <= self.occlusion_prob <= 1.0:
             raise ValueError(f"style {self.name!r}: occlusion_prob must be in [0, 1], "
                              f"got {self.occlusion_prob}")
@@ -168,6 +176,9 @@ DEFAULT_STYLE = "pavement"
 STYLE_FILE_FORMAT = "synthetic-style"
 _STYLE_FIELDS = tuple(f.name for f in fields(Style))
 _FILE_ONLY_KEYS = ("format", "format_version", "base", "fit")
+#: Style attributes added later, with their defaults (style files written before keep
+#: their bytes: a default value is not written out).
+_LATER_FIELDS = {"class_presence": 0.65}
 
 
 def register_style(style: Style) -> Style:
@@ -262,6 +273,7 @@ def style_from_dict(data: Mapping[str, Any], source: str = "style dict") -> Styl
             imaging={k: dict(v) for k, v in dict(values.get("imaging", {})).items()},
             grayscale=bool(values.get("grayscale", False)),
             off=frozenset(values.get("off", ())),
+            class_presence=float(values.get("class_presence", 0.65)),
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{source}: malformed value ({exc})") from None
@@ -294,6 +306,8 @@ def style_to_dict(style: Style, base: str | None = None) -> dict[str, Any]:
         out["base"] = base
     for f in _STYLE_FIELDS:
         v = getattr(style, f)
+        if f in _LATER_FIELDS and v == _LATER_FIELDS[f]:
+            continue  # added after format 1's first files: written only when not the default
         if f == "off":
             v = sorted(v)
         elif isinstance(v, tuple):
@@ -541,3 +555,6 @@ register_style(Style(
     },
 ))
 
+# Styles with a material of their own (registered there so that `mixed` above keeps the
+# materials of surfaces.py and renders as before).
+from . import magnetic_tile  # noqa: E402,F401  (registers the ferrite material and its style)

@@ -36,6 +36,7 @@ from .compose import (
     resolve_features,
     style_object,
 )
+from .defects import class_names
 from .preview import contact_sheet, write_image
 from .shard import SHARD_KEY, parse_shard, shard_indices
 from .styles import (
@@ -448,7 +449,7 @@ def generate_dataset(
             "disable": sorted(off),
             "enable": sorted(on),
         },
-        "classes": ["background"] + list(names_t),
+        "classes": class_names(names_t),
         "ignore_index": None,
         "label_rule": "class id where the defect covers >= 50% of the pixel "
                       "(4x4 supersampled area coverage)",

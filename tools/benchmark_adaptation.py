@@ -16,6 +16,12 @@ the target's labeled train split), ``dict(config=..., generate=dict(...))`` (its
 source), ``dict(config=..., tent=dict(after=METHOD, args=[...]))`` (``tools/tent.py`` on that
 method's final checkpoint of the same seed; its time is the adaptation alone).
 
+``defect_class`` names the class scored (default ``'crack'``); a list of classes (a multi-class
+benchmark, e.g. ``configs/benchmarks/magnetic_tile_cpu.py``) scores their mean IoU (the mIoU over
+the defect classes, background left out) with one IoU column per class. ``root_env=dict(source=
+[...], target=[...])`` sets more environment variables to the source / target roots, for
+configs that read other names than ``SOURCE_ROOT`` / ``TARGET_ROOT``.
+
 Finished runs (with a report) are reused, so an interrupted benchmark continues where it
 stopped; pass --rerun to train them again.
 """
@@ -212,8 +218,41 @@ def method_spec(name: str, spec) -> dict:
                                                     args=list(tent.get("args", []))))
 
 
-def defect_scores(report: dict, defect: str) -> Dict[str, Optional[float]]:
-    """The table's numbers from a tools/test.py JSON report."""
+def root_aliases(root_env: Optional[dict], env: dict) -> Dict[str, str]:
+    """More environment variables for the data roots of the runs, for configs that read other
+    names than ``SOURCE_ROOT`` / ``TARGET_ROOT`` (e.g. ``MT_SOURCE_ROOT`` of the magnetic-tile
+    configs): ``root_env=dict(source=[names], target=[names])`` in the benchmark file; each
+    name gets the run's source root or the target root."""
+    out: Dict[str, str] = {}
+    unknown = set(root_env or {}) - {"source", "target"}
+    if unknown:
+        raise SystemExit(f"root_env: unknown key(s) {sorted(unknown)}; expected source, target")
+    for key, var in (("source", "SOURCE_ROOT"), ("target", "TARGET_ROOT")):
+        names = (root_env or {}).get(key) or []
+        for name in [names] if isinstance(names, str) else names:
+            out[name] = env[var]
+    return out
+
+
+def defect_scores(report: dict, defect) -> Dict[str, Optional[float]]:
+    """The table's numbers from a tools/test.py JSON report.
+
+    ``defect``: one class name, or a list of them (a multi-class benchmark): then ``IoU``,
+    ``F1``, ``precision``, ``recall`` and ``tolerant_F1`` are the means over those classes
+    (``IoU`` = the mIoU over the defect classes, background left out) and ``IoU.<class>``
+    holds each class's IoU.
+    """
+    if not isinstance(defect, str):
+        per_class = [defect_scores(report, d) for d in defect]
+        out: Dict[str, Optional[float]] = OrderedDict()
+        for metric in ("IoU", "F1", "precision", "recall", "tolerant_F1"):
+            vals = [s[metric] for s in per_class]
+            out[metric] = None if any(v is None for v in vals) else sum(vals) / len(vals)
+        out["mIoU"] = report["mIoU"]
+        out["tile_false_alarm"] = per_class[0]["tile_false_alarm"]
+        for d, s in zip(defect, per_class):
+            out[f"IoU.{d}"] = s["IoU"]
+        return out
     per = report["per_class"].get(defect)
     if per is None:
         raise KeyError(f"report has no class {defect!r} (classes: {report.get('classes')})")
@@ -276,8 +315,9 @@ def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
     table: OrderedDict[str, dict] = OrderedDict()
     for method, runs in results.items():
         row = OrderedDict(runs=len(runs), seeds=[r["seed"] for r in runs])
+        per_class = [k for k in (runs[0]["scores"] if runs else {}) if k.startswith("IoU.")]
         for metric in ("IoU", "F1", "tolerant_F1", "precision", "recall", "mIoU",
-                       "tile_false_alarm"):
+                       "tile_false_alarm", *per_class):
             row[metric] = mean_std([r["scores"].get(metric) for r in runs])
         row["minutes"] = mean_std([r["seconds"] / 60.0 for r in runs])
         table[method] = row
@@ -309,20 +349,29 @@ def gap_note(base: Optional[float], top: Optional[float], baseline: str = "sourc
     return None
 
 
-def markdown_table(table: Dict[str, dict], defect: str,
+def markdown_table(table: Dict[str, dict], defect,
                    settings: Sequence[Optional[Tuple[int, int, float]]] = ()) -> str:
-    """The Markdown table; ``settings``: each run's :func:`tile_settings` (the footnote)."""
+    """The Markdown table; ``settings``: each run's :func:`tile_settings` (the footnote).
+
+    With a list of defect classes the first column is their mIoU (background left out), then
+    one IoU column per class; F1 and tolerant F1 are means over the classes.
+    """
     def cell(pair, digits=1):
         mean, std = pair
         if mean is None:
             return "n/a"
         return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
-    lines = [f"| method | {defect} IoU | F1 | tolerant F1 | mIoU | false-alarm tiles % | "
-             "gap closed | runs | minutes/run |", "|---|---|---|---|---|---|---|---|---|"]
+    multi = not isinstance(defect, str)
+    classes = list(defect) if multi else []
+    head = (f"defect mIoU ({len(classes)} classes) | " + " | ".join(f"{c} IoU" for c in classes)
+            if multi else f"{defect} IoU")
+    lines = [f"| method | {head} | F1 | tolerant F1 | mIoU | false-alarm tiles % | "
+             "gap closed | runs | minutes/run |", "|---" * (9 + len(classes)) + "|"]
     for method, row in table.items():
         gap = "—" if row["gap_closed"] is None else f"{100 * row['gap_closed']:.0f} %"
-        lines.append(f"| {method} | {cell(row['IoU'])} | {cell(row['F1'])} | "
+        per = "".join(f" | {cell(row.get(f'IoU.{c}', (None, None)))}" for c in classes)
+        lines.append(f"| {method} | {cell(row['IoU'])}{per} | {cell(row['F1'])} | "
                      f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | "
                      f"{cell(row.get('tile_false_alarm', (None, None)))} | {gap} | "
                      f"{row['runs']} | {cell(row['minutes'])} |")
@@ -431,6 +480,11 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
     os.makedirs(out_dir, exist_ok=True)
 
     defect = bench.get("defect_class", "crack")
+    if not isinstance(defect, str):  # several defect classes: their mean IoU is the score
+        defect = list(defect)
+    # The validation curve of one defect class, or of the mIoU with several.
+    curve_key, curve_label = ((f"IoU.{defect}", f"target {defect} IoU (%)")
+                              if isinstance(defect, str) else ("mIoU", "target mIoU (%)"))
     env = dict(os.environ, TARGET_ROOT=target_root, DATA_ROOT=target_root,
                PYTHONWARNINGS="ignore")
     if source_root:
@@ -460,6 +514,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                     {**base_generator, **spec["generate"],
                      "ignore_from": _ignore_model(ignore, every_spec, work_dir, seed, budget)},
                     osp.join(work_dir, "sources", method, f"seed{seed}"), target_root)
+            run_env.update(root_aliases(bench.get("root_env"), run_env))
             run_dir = osp.join(work_dir, method, f"seed{seed}")
             report_path = osp.join(run_dir, "report.json")
             record_path = osp.join(run_dir, "run.json")
@@ -521,7 +576,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             results[method].append(dict(seed=seed, seconds=record["seconds"],
                                         scores=defect_scores(report, defect)))
             settings.append(tile_settings(report))
-            curves[method].append(val_curve(run_dir, f"IoU.{defect}"))
+            curves[method].append(val_curve(run_dir, curve_key))
 
     if only_finished:
         results = OrderedDict((m, r) for m, r in results.items() if r)
@@ -541,7 +596,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
         f.write(f"# {table_title or name}\n\nTarget: `{target_root}`; source: "
                 f"`{source_root or 'one generated set per method'}`; "
                 f"{budget['max_iters']} iterations, seeds {seeds}.\n\n{md}\n")
-    plot_curves(curves, osp.join(out_dir, "target_iou_curves.png"), f"target {defect} IoU (%)")
+    plot_curves(curves, osp.join(out_dir, "target_iou_curves.png"), curve_label)
     print("\n" + md)
     print(f"\n[benchmark] table: {osp.join(out_dir, 'results.md')}  plot: "
           f"{osp.join(out_dir, 'target_iou_curves.png')}", flush=True)

@@ -347,7 +347,8 @@ class DefectDataset(BaseSegDataset):
                 f"(data_root={root!r}, split={self.split or 'all images'}); an unlabeled folder "
                 "can only be a UDA target (tools/train.py then trains without evaluation) or "
                 "the input of tools/predict.py")
-        check_meta_classes(root, self._metainfo["classes"])
+        if self.with_masks:  # an unlabeled folder's class ids are never read
+            check_meta_classes(root, self._metainfo["classes"])
         index = self._index_images(img_dir)
         if not index:
             raise DatasetError(f"no images in {img_dir!r} (accepted extensions: "

@@ -318,7 +318,9 @@ def check_data(cfg: Config, mode: str, build: bool = True) -> List[str]:
         if not osp.isdir(images):
             raise DatasetError(f"{role} data folder {root!r} has no {ds.get('img_dir', 'images')}/"
                                f" folder ({variable_hint(cfg, path + '.data_root')})")
-        check_meta_classes(root, tuple((ds.get("metainfo") or {}).get("classes") or classes))
+        if ds.get("with_masks", True):  # an unlabeled folder's class ids are never read
+            check_meta_classes(root,
+                               tuple((ds.get("metainfo") or {}).get("classes") or classes))
         if role != "evaluation" or not ds.get("with_masks", True):
             continue
         has_masks = osp.isdir(osp.join(root, ds.get("mask_dir", "masks")))

@@ -9,6 +9,21 @@ from . import (
     scratch,  # noqa: E402,F401  (registers "scratch")
     spot,  # noqa: E402,F401  (registers "spot")
 )
-from .base import DefectRender, DefectType, defect_names, get_defect, register_defect
+from .base import (
+    DefectRender,
+    DefectType,
+    class_names,
+    defect_names,
+    get_defect,
+    register_defect,
+)
 
-__all__ = ["DefectRender", "DefectType", "defect_names", "get_defect", "register_defect"]
+# The magnetic-tile types, imported after the three above so that the registration order
+# (`python -m synthetic list`, error messages) keeps the original types first.
+from .blowhole import Blowhole  # noqa: E402,F401  (registers "blowhole")
+from .edge_break import EdgeBreak  # noqa: E402,F401  (registers "break")
+from .fray import Fray  # noqa: E402,F401  (registers "fray")
+from .uneven import Uneven  # noqa: E402,F401  (registers "uneven")
+
+__all__ = ["DefectRender", "DefectType", "class_names", "defect_names", "get_defect",
+           "register_defect"]

@@ -80,8 +80,9 @@ class DefectType(abc.ABC):
     recorded parameters alone.
 
     Attributes:
-        name: Registry name, used on the command line (``--type name``) and as the
-            class name in ``meta.json``.
+        name: Registry name, used on the command line (``--type name``).
+        class_name: Name of the class this type labels, written to ``meta.json``
+            ``classes`` (what a config's ``metainfo.classes`` must list). Default: ``name``.
         description: One line for ``python -m synthetic list``.
         default_options: Sampling ranges; a style may override any of these keys
             (unknown keys are an error). ``count`` (instances per image, inclusive
@@ -91,6 +92,7 @@ class DefectType(abc.ABC):
     """
 
     name: ClassVar[str] = ""
+    class_name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     default_options: ClassVar[dict[str, Any]] = {"count": (1, 1)}
     conflicting_distractors: ClassVar[tuple[str, ...]] = ()
@@ -172,6 +174,8 @@ def register_defect(cls: type[DefectType]) -> type[DefectType]:
         raise ValueError(f"defect type {name!r} is already registered")
     if "count" not in cls.default_options:
         raise ValueError(f"defect type {name!r} must define default_options['count']")
+    if not cls.__dict__.get("class_name"):  # not inherited: a subclass is another class
+        cls.class_name = name
     _REGISTRY[name] = cls()
     return cls
 
@@ -188,6 +192,11 @@ def get_defect(name: str) -> DefectType:
         raise KeyError(
             f"unknown defect type {name!r}; available: {', '.join(defect_names())}"
         ) from None
+
+
+def class_names(types: list[str] | tuple[str, ...]) -> list[str]:
+    """``["background"]`` followed by the class name of each type (class id = index)."""
+    return ["background"] + [get_defect(t).class_name for t in types]
 
 
 def defect_names() -> list[str]:

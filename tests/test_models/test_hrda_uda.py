@@ -49,7 +49,7 @@ def test_cpu_and_magnetic_tile_configs_build(monkeypatch):
     monkeypatch.setenv("MT_TARGET_ROOT", "/data/line_photos")
     cfg = Config.fromfile(MAGNETIC)
     data = cfg.train_dataloader.dataset
-    assert data.source.data_root == "data/magnetic_tile"  # MT_SOURCE_ROOT not set
+    assert data.source.data_root == "data/synthetic_magnetic_tile"  # MT_SOURCE_ROOT not set
     assert data.target.data_root == "/data/line_photos" and not data.target.with_masks
     assert cfg.test_dataloader.dataset.data_root == "/data/mt"
     assert len(cfg.test_dataloader.dataset.metainfo.classes) == 6
@@ -127,5 +127,5 @@ def test_hrda_magnetic_tile_trains_six_classes(tmp_path, monkeypatch):
     opts = tiny_hrda_options(iters=2, extra={"train_dataloader.batch_size": 2}, daformer=True)
     train_tool.main([MAGNETIC, "--work-dir", work, "--cfg-options", *cli_options(opts)])
     log = Path(glob.glob(osp.join(work, "*", "*.log"))[0]).read_text()
-    assert "mix.detail.loss_ce" in log and "IoU.Uneven" in log
+    assert "mix.detail.loss_ce" in log and "IoU.uneven" in log
     assert osp.isfile(osp.join(work, "iter_2.pth"))

@@ -51,6 +51,42 @@ def test_defect_scores_reads_the_test_report():
         bench.defect_scores(report, "spot")
 
 
+def test_several_defect_classes_score_their_mean_iou_with_a_column_each():
+    def report(ious):
+        per = {"background": {"IoU": 90.0, "F1": 95.0, "precision": 95.0, "recall": 95.0}}
+        for name, iou in ious.items():
+            per[name] = {"IoU": iou, "F1": 2 * iou, "precision": iou, "recall": iou}
+        return {"mIoU": 50.0, "per_class": per, "tile_level": {"false_alarm_rate": 3.0}}
+
+    classes = ["blowhole", "fray"]
+    src = bench.defect_scores(report({"blowhole": 10.0, "fray": 30.0}), classes)
+    assert src["IoU"] == 20.0 and src["F1"] == 40.0 and src["mIoU"] == 50.0
+    assert src["IoU.blowhole"] == 10.0 and src["IoU.fray"] == 30.0
+    assert src["tolerant_F1"] is None and src["tile_false_alarm"] == 3.0
+    with pytest.raises(KeyError, match="no class 'crack'"):
+        bench.defect_scores(report({"blowhole": 1.0}), ["blowhole", "crack"])
+    runs = lambda ious: [dict(seed=0, seconds=60.0,  # noqa: E731
+                              scores=bench.defect_scores(report(ious), classes))]
+    table = bench.summarize({"source_only": runs({"blowhole": 10.0, "fray": 30.0}),
+                             "dacs": runs({"blowhole": 0.0, "fray": 60.0}),
+                             "oracle": runs({"blowhole": 40.0, "fray": 60.0})})
+    assert table["dacs"]["gap_closed"] == pytest.approx((30 - 20) / (50 - 20))
+    md = bench.markdown_table(table, classes).splitlines()
+    assert md[0].startswith("| method | defect mIoU (2 classes) | blowhole IoU | fray IoU | F1 |")
+    assert len(md[1].split("|")) == len(md[0].split("|"))
+    assert md[3].startswith("| dacs | 30.0 ± 0.0 | 0.0 ± 0.0 | 60.0 ± 0.0 | 60.0 ± 0.0 |")
+
+
+def test_root_aliases_name_the_source_and_target_for_other_configs():
+    env = {"SOURCE_ROOT": "/gen", "TARGET_ROOT": "/real"}
+    assert bench.root_aliases(None, env) == {}
+    assert bench.root_aliases(dict(source=["MT_SOURCE_ROOT"], target=["MT_TARGET_ROOT", "MT_ROOT"]),
+                              env) == {"MT_SOURCE_ROOT": "/gen", "MT_TARGET_ROOT": "/real",
+                                       "MT_ROOT": "/real"}
+    with pytest.raises(SystemExit, match="unknown key"):
+        bench.root_aliases(dict(test=["X"]), env)
+
+
 def test_false_alarm_column():
     runs = [run(0, 10.0), run(1, 14.0)]
     runs[0]["scores"]["tile_false_alarm"] = 4.0

@@ -102,8 +102,34 @@ def tensor_tiles(name: str, value: Tensor, palette: Sequence[Sequence[int]],
     return []
 
 
+def _legend(class_names: Sequence[str], palette: Sequence[Sequence[int]],
+            width: int) -> np.ndarray:
+    """Rows of colour swatches with the class names, ``width`` pixels wide (RGB uint8)."""
+    entries = [(str(n), tuple(int(c) for c in palette[i % len(palette)]))
+               for i, n in enumerate(class_names)]
+    lines: List[List[Tuple[str, tuple, int]]] = [[]]
+    x = 2
+    for name, colour in entries:
+        w = 14 + cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, 0.33, 1)[0][0] + 8
+        if lines[-1] and x + w > width:
+            lines.append([])
+            x = 2
+        lines[-1].append((name, colour, x))
+        x += w
+    strip = np.full((len(lines) * TITLE_HEIGHT + 2, width, 3), 255, np.uint8)
+    for k, line in enumerate(lines):
+        y = k * TITLE_HEIGHT
+        for name, colour, x0 in line:
+            cv2.rectangle(strip, (x0, y + 3), (x0 + 10, y + TITLE_HEIGHT - 3), colour, -1)
+            cv2.rectangle(strip, (x0, y + 3), (x0 + 10, y + TITLE_HEIGHT - 3), (0, 0, 0), 1)
+            cv2.putText(strip, name, (x0 + 14, y + TITLE_HEIGHT - 4), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.33, (0, 0, 0), 1, cv2.LINE_AA)
+    return strip
+
+
 def render_debug_panel(outputs: Dict[str, Tensor], palette: Optional[Sequence] = None,
-                       ignore_index: int = 255, max_samples: int = 2) -> Optional[np.ndarray]:
+                       ignore_index: int = 255, max_samples: int = 2,
+                       class_names: Optional[Sequence[str]] = None) -> Optional[np.ndarray]:
     """One RGB uint8 panel: a column per debug tensor, a row per sample, titles on top.
 
     Tiles are resized to the size of the first tile (nearest neighbour, so label maps keep
@@ -114,6 +140,9 @@ def render_debug_panel(outputs: Dict[str, Tensor], palette: Optional[Sequence] =
         palette (Sequence, optional): RGB colour per class. Default: a generated palette.
         ignore_index (int): label shown grey. Default: 255.
         max_samples (int): samples (rows) shown. Default: 2.
+        class_names (Sequence[str], optional): names of the classes; given, a legend of
+            their colours is added under the panel (which colour is which of several
+            classes). Default: None (no legend).
 
     Returns:
         np.ndarray | None: (H, W, 3) uint8 RGB image.
@@ -137,6 +166,8 @@ def render_debug_panel(outputs: Dict[str, Tensor], palette: Optional[Sequence] =
                 tile = cv2.resize(tile, (tw, th), interpolation=cv2.INTER_NEAREST)
             y = TITLE_HEIGHT + row * th
             panel[y:y + th, x:x + tw] = tile
+    if class_names:
+        panel = np.vstack([panel, _legend(class_names, palette, panel.shape[1])])
     return panel
 
 
@@ -178,6 +209,7 @@ class UDADebugHook(Hook):
         meta = getattr(runner.visualizer, "dataset_meta", None) or {}
         ignore = getattr(getattr(getattr(model, "student", model), "decode_head", None),
                          "ignore_index", 255)
-        panel = render_debug_panel(debug, meta.get("palette"), ignore, self.max_samples)
+        panel = render_debug_panel(debug, meta.get("palette"), ignore, self.max_samples,
+                                   meta.get("classes"))
         if panel is not None:
             runner.visualizer.add_image(self.name, panel, step=runner.iter + 1)
