@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
 from mmseg_uda.apis import Thresholds
@@ -83,6 +84,20 @@ def test_palette_png_keeps_the_ids(tmp_path):
     image = Image.open(path)
     assert image.mode == "P" and image.getpalette()[:6] == [0, 0, 0, 255, 0, 0]
     assert np.array_equal(np.array(image), mask)
+
+
+def test_palette_png_more_ids_than_colours_and_bad_masks(tmp_path):
+    mask = np.arange(12, dtype=np.uint8).reshape(3, 4) % 3  # id 2 has no palette colour
+    path = tmp_path / "b.png"
+    write_palette_png(str(path), mask, PALETTE)
+    image = Image.open(path)
+    assert image.mode == "P" and np.array_equal(np.array(image), mask)
+    assert image.getpalette()[6:9] == [0, 0, 0]  # black
+    colours = cv2.imread(str(path))  # OpenCV expands the palette (BGR)
+    assert colours[0, 1].tolist() == [0, 0, 255]
+    for bad in (mask.astype(np.int32), mask[None], np.zeros((0, 4), np.uint8)):
+        with pytest.raises(ValueError, match="uint8 class-id mask"):
+            write_palette_png(str(path), bad, PALETTE)
 
 
 def test_write_pictures_mask_formats(tmp_path):
