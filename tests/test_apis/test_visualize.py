@@ -108,7 +108,7 @@ def test_write_pictures_mask_formats(tmp_path):
     ids = write_pictures(img, result, str(tmp_path / "a"), "x", PALETTE, Thresholds(),
                          save_panels=True)
     grey = cv2.imread(str(tmp_path / "a" / ids["mask"]), cv2.IMREAD_UNCHANGED)
-    assert grey.ndim == 2 and np.array_equal(grey, mask)  # what the ONNX runner writes
+    assert grey.ndim == 2 and np.array_equal(grey, mask)  # --mask-format ids
     pal = write_pictures(img, result, str(tmp_path / "b"), "x", PALETTE, Thresholds(),
                          mask_palette=True)
     assert np.array_equal(np.array(Image.open(tmp_path / "b" / pal["mask"])), mask)
