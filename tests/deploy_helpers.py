@@ -25,7 +25,8 @@ def _images(num=2, seed=0, size=SIZE):
             for _ in range(num)]
 
 
-BLOCKED = ("torch", "torchvision", "mmengine", "mmseg", "mmcv", "timm")
+# PIL too: the runner promises numpy, OpenCV and onnxruntime only
+BLOCKED = ("torch", "torchvision", "mmengine", "mmseg", "mmcv", "timm", "PIL")
 # Blocks the heavy packages (any import of them raises ImportError), then runs the runner.
 BLOCK = ("import sys\n"
          f"for name in {BLOCKED!r}:\n"

@@ -1,90 +1,26 @@
 """Prediction over many images into an output folder (the work of ``tools/predict.py``).
 
-The output layout and the JSON / CSV summary are those of
-:mod:`mmseg_uda.deploy.outputs`, shared with the ONNX runner
-(``python -m mmseg_uda.deploy.predict``): the same names, verdicts, regions and class-id
-masks. The pictures are drawn for reading on real photos (:mod:`mmseg_uda.apis.visualize`):
-labels only on regions large enough to read plus one region count per image, colour bars on
-the heat and attention maps, and (``mask_palette=True``, tools/predict.py's default) masks as
-palette PNGs.
+One call of :func:`mmseg_uda.deploy.outputs.predict_to_folder`, the code of the ONNX runner
+(``python -m mmseg_uda.deploy.predict``), with PyTorch probabilities: the same names, verdicts,
+regions, masks (grey class ids, or palette PNGs with ``mask_palette=True``, tools/predict.py's
+default) and pictures (:mod:`mmseg_uda.deploy.visualize`: labels only on regions large enough
+to read plus one region count per image, colour bars on the heat and attention maps).
 """
 
 from __future__ import annotations
 
-import os.path as osp
 from typing import Callable, Dict, Optional, Sequence
 
-import cv2
-import numpy as np
 import torch.nn as nn
 
-from ..deploy.outputs import (
-    FOLDERS,
-    _progress,
-    _write_png,
-    merge_summaries,
-    predict_to_folder,
-    verdict_rows,
-    write_summary,
-)
-from .files import unique_stems
+from ..deploy.outputs import FOLDERS, predict_to_folder, verdict_rows, write_image_outputs
 from .inference import predict_image
 from .thresholds import Thresholds
-from .visualize import (
-    default_label_min_area,
-    heatmap,
-    panel,
-    readable_overlay,
-    with_colour_bar,
-    write_palette_png,
-)
 
 __all__ = ["FOLDERS", "predict_files", "verdict_rows", "write_pictures"]
 
-
-def write_pictures(img: np.ndarray, result: dict, out_dir: str, name: str,
-                   palette: Sequence[Sequence[int]], thresholds: Thresholds,
-                   save_panels: bool = False, mask_palette: bool = False) -> Dict[str, str]:
-    """Write the mask, overlay, heat map (attention, panel) PNGs of one image.
-
-    Args:
-        img (np.ndarray): (H, W, 3) uint8 BGR image.
-        result (dict): from :func:`~mmseg_uda.deploy.outputs.inspect_probabilities`.
-        out_dir (str): output folder; files go to the sub-folders of ``FOLDERS``.
-        name (str): file stem.
-        palette (Sequence[Sequence[int]]): RGB colour per class.
-        thresholds (Thresholds): the verdict thresholds (the label size follows min_area).
-        save_panels (bool): also write the side-by-side panel. Default: False.
-        mask_palette (bool): the mask as a palette PNG (ids shown in colour) instead of a
-            grey class-id PNG. Default: False.
-
-    Returns:
-        dict[str, str]: output kind -> path relative to ``out_dir``.
-    """
-    height, width = img.shape[:2]
-    label_min = default_label_min_area(height, width, thresholds.min_area)
-    pictures = dict(
-        overlay=readable_overlay(img, result["mask"], palette, result["regions"],
-                                 result["verdict"], label_min_area=label_min),
-        heatmap=with_colour_bar(heatmap(img, result["defect_prob"]), "defect probability"))
-    titles = ["image", f"prediction: {result['verdict']}", "defect probability"]
-    if result["attention"] is not None:
-        pictures["attention"] = with_colour_bar(
-            heatmap(img, result["attention"], colormap=cv2.COLORMAP_VIRIDIS),
-            "scale attention", colormap=cv2.COLORMAP_VIRIDIS)
-        titles.append("scale attention")
-    if save_panels:
-        shown = [pictures[k] for k in ("overlay", "heatmap", "attention") if k in pictures]
-        pictures["panel"] = panel([img] + shown, titles)
-    outputs = {"mask": f"{FOLDERS['mask']}/{name}.png"}
-    if mask_palette:
-        write_palette_png(osp.join(out_dir, outputs["mask"]), result["mask"], palette)
-    else:
-        _write_png(osp.join(out_dir, outputs["mask"]), result["mask"])
-    for kind, picture in pictures.items():
-        outputs[kind] = f"{FOLDERS[kind]}/{name}.png"
-        _write_png(osp.join(out_dir, outputs[kind]), picture)
-    return outputs
+# the pictures of one image (the former name, kept for old imports)
+write_pictures = write_image_outputs
 
 
 def predict_files(model: nn.Module, paths: Sequence[str], out_dir: str,
@@ -122,8 +58,8 @@ def predict_files(model: nn.Module, paths: Sequence[str], out_dir: str,
         write_summary_files (bool): write ``predictions.json`` / ``verdicts.csv``.
             Default: True.
         mask_palette (bool): masks as palette PNGs (class ids as pixel values, shown in the
-            class colours; read the ids with PIL) instead of grey class-id PNGs (what the ONNX
-            runner writes). Default: False.
+            class colours; read the ids with PIL) instead of grey class-id PNGs.
+            Default: False.
 
     Returns:
         dict: the content of ``OUT/predictions.json``: ``schema_version``, ``classes``,
@@ -136,34 +72,9 @@ def predict_files(model: nn.Module, paths: Sequence[str], out_dir: str,
                      mode="tiled" if window else "whole image (model test_cfg)")
     if tta:
         inference["tta"] = {k: list(v) for k, v in tta.items()}
-    classes, palette = model.dataset_meta["classes"], model.dataset_meta["palette"]
-    names = names or unique_stems(paths)
-    common = dict(classes=classes, palette=palette, thresholds=thresholds, inference=inference,
-                  save_images=False, progress=False, meta=meta, log=log,
-                  write_summary_files=False)
-    if not paths:
-        summary = predict_to_folder(lambda img: None, [], out_dir, **common)
-    else:
-        parts = []
-        for path in _progress(paths, progress):
-            seen = {}
-
-            def predict(img, seen=seen):
-                seen["img"] = img
-                seen["result"] = predict_image(model, img, thresholds, window=window,
-                                               stride=stride, tta=tta)
-                return seen["result"]
-
-            # one image at a time through the shared runner: same entries, errors, names
-            part = predict_to_folder(predict, [path], out_dir, names={path: names[path]},
-                                     **common)
-            if save_images and part["images"]:
-                part["images"][0]["outputs"] = write_pictures(
-                    seen["img"], seen["result"], out_dir, names[path], palette, thresholds,
-                    save_panels, mask_palette)
-            parts.append(part)
-        summary = merge_summaries(parts, paths)
-    if write_summary_files:
-        write_summary(summary, out_dir)
-    return summary
-
+    return predict_to_folder(
+        lambda img: predict_image(model, img, thresholds, window=window, stride=stride, tta=tta),
+        paths, out_dir, model.dataset_meta["classes"], model.dataset_meta["palette"],
+        thresholds, inference, names=names, save_images=save_images, save_panels=save_panels,
+        progress=progress, meta=meta, log=log, write_summary_files=write_summary_files,
+        mask_palette=mask_palette)

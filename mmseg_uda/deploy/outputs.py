@@ -6,9 +6,12 @@ folder (:func:`predict_to_folder`); names are the image stems, made unique::
 
     OUT/predictions.json     every verdict, region and score; unreadable files under "errors"
     OUT/verdicts.csv         one row per image: verdict, score, region count (for spreadsheets)
-    OUT/masks/<name>.png     uint8 class ids (0 = background), the thresholded mask
-    OUT/overlays/<name>.png  image + tinted defects + boxes + verdict
-    OUT/heatmaps/<name>.png  defect probability (1 - p(background)), JET colours over the image
+    OUT/masks/<name>.png     uint8 class ids (0 = background), the thresholded mask: grey, or
+                             a palette PNG shown in the class colours (mask_palette)
+    OUT/overlays/<name>.png  image + tinted defects + the verdict with the region count; box
+                             and label on the largest regions of a readable size
+    OUT/heatmaps/<name>.png  defect probability (1 - p(background)), JET colours over the
+                             image, with a colour bar
     OUT/attention/<name>.png the model's scale attention (only for models that provide one)
     OUT/panels/<name>.png    all of the above side by side (with save_panels)
 
@@ -36,7 +39,14 @@ from .postprocess import (
     threshold_mask,
 )
 from .thresholds import Thresholds
-from .visualize import heatmap, overlay, panel
+from .visualize import (
+    default_label_min_area,
+    heatmap,
+    panel,
+    readable_overlay,
+    with_colour_bar,
+    write_palette_png,
+)
 
 SCHEMA_VERSION = 1
 # output kind -> sub-folder
@@ -88,29 +98,54 @@ def _write_png(path: str, img: np.ndarray) -> None:
 
 
 def write_image_outputs(img: np.ndarray, result: dict, out_dir: str, name: str,
-                        palette: Sequence[Sequence[int]], save_panels: bool = False
-                        ) -> Dict[str, str]:
+                        palette: Sequence[Sequence[int]],
+                        thresholds: Optional[Thresholds] = None, save_panels: bool = False,
+                        mask_palette: bool = False) -> Dict[str, str]:
     """Write the mask, overlay, heat map (attention, panel) PNGs of one image.
+
+    The overlay labels only the regions large enough to read
+    (:func:`~.visualize.default_label_min_area`) and writes the verdict with the region count;
+    heat and attention maps carry a colour bar.
+
+    Args:
+        img (np.ndarray): (H, W, 3) uint8 BGR image.
+        result (dict): from :func:`inspect_probabilities`.
+        out_dir (str): output folder; files go to the sub-folders of ``FOLDERS``.
+        name (str): file stem.
+        palette (Sequence[Sequence[int]]): RGB colour per class.
+        thresholds (Thresholds, optional): the verdict thresholds (the smallest labelled region
+            follows ``min_area``). Default: ``Thresholds()``.
+        save_panels (bool): also write the side-by-side panel. Default: False.
+        mask_palette (bool): the mask as a palette PNG (ids shown in the class colours) instead
+            of a grey class-id PNG. Default: False.
 
     Returns:
         dict[str, str]: output kind -> path relative to ``out_dir``.
     """
+    thresholds = thresholds or Thresholds()
+    height, width = img.shape[:2]
+    label_min = default_label_min_area(height, width, thresholds.min_area)
     pictures = dict(
-        mask=result["mask"],
-        overlay=overlay(img, result["mask"], palette, result["regions"], result["verdict"]),
-        heatmap=heatmap(img, result["defect_prob"]))
+        overlay=readable_overlay(img, result["mask"], palette, result["regions"],
+                                 result["verdict"], label_min_area=label_min),
+        heatmap=with_colour_bar(heatmap(img, result["defect_prob"]), "defect probability"))
     titles = ["image", f"prediction: {result['verdict']}", "defect probability"]
     if result["attention"] is not None:
-        pictures["attention"] = heatmap(img, result["attention"], colormap=cv2.COLORMAP_VIRIDIS)
+        pictures["attention"] = with_colour_bar(
+            heatmap(img, result["attention"], colormap=cv2.COLORMAP_VIRIDIS),
+            "scale attention", colormap=cv2.COLORMAP_VIRIDIS)
         titles.append("scale attention")
     if save_panels:
         shown = [pictures[k] for k in ("overlay", "heatmap", "attention") if k in pictures]
         pictures["panel"] = panel([img] + shown, titles)
-    outputs = {}
+    outputs = {"mask": f"{FOLDERS['mask']}/{name}.png"}
+    if mask_palette:
+        write_palette_png(osp.join(out_dir, outputs["mask"]), result["mask"], palette)
+    else:
+        _write_png(osp.join(out_dir, outputs["mask"]), result["mask"])
     for kind, picture in pictures.items():
-        rel = f"{FOLDERS[kind]}/{name}.png"
-        _write_png(osp.join(out_dir, rel), picture)
-        outputs[kind] = rel
+        outputs[kind] = f"{FOLDERS[kind]}/{name}.png"
+        _write_png(osp.join(out_dir, outputs[kind]), picture)
     return outputs
 
 
@@ -149,7 +184,7 @@ def predict_to_folder(predict: Callable[[np.ndarray], dict], paths: Sequence[str
                       names: Optional[Dict[str, str]] = None, save_images: bool = True,
                       save_panels: bool = False, progress: bool = True,
                       meta: Optional[dict] = None, log: Optional[Callable[[str], None]] = None,
-                      write_summary_files: bool = True) -> dict:
+                      write_summary_files: bool = True, mask_palette: bool = False) -> dict:
     """Predict every image with ``predict``, write its pictures, and return the run summary.
 
     A file that cannot be read, or whose prediction fails, is recorded under ``errors`` and
@@ -162,7 +197,8 @@ def predict_to_folder(predict: Callable[[np.ndarray], dict], paths: Sequence[str
         out_dir (str): output folder (see the module docstring for the layout).
         classes (Sequence[str]): class names, background first.
         palette (Sequence[Sequence[int]]): RGB colour per class.
-        thresholds (Thresholds): the verdict thresholds (recorded in the summary).
+        thresholds (Thresholds): the verdict thresholds (recorded in the summary; the
+            smallest labelled region of the overlays follows ``min_area``).
         inference (dict): how the probabilities were computed (recorded in the summary).
         names (dict[str, str], optional): output name per path. Default: unique stems of
             ``paths`` (pass the names of the whole list when ``paths`` is one rank's part).
@@ -173,6 +209,8 @@ def predict_to_folder(predict: Callable[[np.ndarray], dict], paths: Sequence[str
         log (callable, optional): receives one message per skipped file. Default: None.
         write_summary_files (bool): write ``predictions.json`` and ``verdicts.csv``.
             Default: True.
+        mask_palette (bool): masks as palette PNGs (class ids shown in the class colours)
+            instead of grey class-id PNGs. Default: False.
 
     Returns:
         dict: the content of ``predictions.json`` (``schema_version``, ``classes``,
@@ -190,8 +228,8 @@ def predict_to_folder(predict: Callable[[np.ndarray], dict], paths: Sequence[str
             if log:
                 log(f"skipped {path!r}: {type(exc).__name__}: {exc}")
             continue
-        outputs = (write_image_outputs(img, result, out_dir, names[path], palette, save_panels)
-                   if save_images else {})
+        outputs = (write_image_outputs(img, result, out_dir, names[path], palette, thresholds,
+                                       save_panels, mask_palette) if save_images else {})
         images.append(image_entry(path, names[path], result, outputs))
     summary = build_summary(images, errors, len(paths), classes, thresholds, inference, meta)
     if write_summary_files:

@@ -2,12 +2,15 @@
 
     python -m mmseg_uda.deploy.predict MODEL.onnx INPUT --out DIR [--overwrite]
                                        [--pixel-threshold P] [--min-area PX] [--panels]
-                                       [--no-images] [--recursive] [--threads N]
+                                       [--mask-format palette|ids] [--no-images]
+                                       [--recursive] [--threads N]
                                        [--tta [SCALE ...]] [--window PX] [--stride PX [PX]]
 
 Writes what ``tools/predict.py`` writes (``masks/``, ``overlays/``, ``heatmaps/``,
 ``attention/``, ``predictions.json``, ``verdicts.csv``; see :mod:`mmseg_uda.deploy.outputs`)
-with the thresholds stored in the model (``--pixel-threshold`` / ``--min-area`` win).
+with the thresholds stored in the model (``--pixel-threshold`` / ``--min-area`` win), drawn
+by the same code: palette masks by default (``--mask-format ids`` for grey class ids), overlays
+labelled on the regions large enough to read, heat maps with a colour bar.
 
 A model exported with ``--dynamic`` takes images of any size (``--window`` tiles them as
 ``tools/predict.py --window`` does); a fixed-size model takes its input size, and larger images
@@ -51,6 +54,10 @@ def parse_args(argv=None):
                              "(default: the model's, from its calibration or 16)")
     parser.add_argument("--panels", action="store_true",
                         help="also write image | overlay | heat map [| attention] panels")
+    parser.add_argument("--mask-format", choices=["palette", "ids"], default="palette",
+                        help="masks/ as palette PNGs (pixel values = class ids, shown in the "
+                             "class colours; read ids with PIL or MMSeg) or as grey class-id "
+                             "PNGs (default: palette, as tools/predict.py)")
     parser.add_argument("--no-images", action="store_true",
                         help="write predictions.json / verdicts.csv only (no PNGs)")
     parser.add_argument("--recursive", action="store_true", help="search sub-folders of INPUT")
@@ -115,7 +122,7 @@ def main(argv=None) -> int:
         lambda img: model.predict(img, thresholds, **options), paths, args.out, model.classes,
         model.palette, thresholds, inference=inference,
         save_images=not args.no_images, save_panels=args.panels,
-        progress=not args.no_progress,
+        mask_palette=args.mask_format == "palette", progress=not args.no_progress,
         meta=dict(model=osp.abspath(args.model), input=args.input),
         log=lambda msg: print(f"[{PROG}] {msg}", file=sys.stderr))
     s = result["summary"]

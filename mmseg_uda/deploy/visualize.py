@@ -1,10 +1,25 @@
-"""Pictures for inspectors: mask overlay with boxes and verdict, heat maps, a side-by-side panel.
+"""Pictures for inspectors, drawn the same by ``tools/predict.py`` and the ONNX runner.
 
-All functions take and return uint8 BGR images (OpenCV order) and draw nothing in place.
+* :func:`overlay` — the mask tinted over the image, boxes and labels on the given regions;
+* :func:`readable_overlay` — the same, readable on real photos: a box and a label only for the
+  regions large enough to read (at most ``max_labels``, the largest first) and one line per
+  image with the verdict and the region count, so that a photo with a hundred 16-pixel specks
+  does not drown in labels;
+* :func:`heatmap` / :func:`colorize` — a [0, 1] map in colours, :func:`with_colour_bar` — with
+  its colour scale and a name; :func:`panel` — pictures side by side;
+* :func:`write_palette_png` — a mask whose pixel values are the class ids and which image
+  viewers show in the class colours.
+
+All drawing functions take and return uint8 BGR images (OpenCV order) and draw nothing in
+place. numpy, OpenCV and zlib only (no PIL: the runner's requirements).
 """
 
 from __future__ import annotations
 
+import os
+import os.path as osp
+import struct
+import zlib
 from typing import Optional, Sequence
 
 import cv2
@@ -119,3 +134,128 @@ def panel(images: Sequence[np.ndarray], titles: Sequence[str], gap: int = 4) -> 
                     cv2.LINE_AA)
         cols += [np.vstack([top, img]), np.full((height + strip, gap, 3), 255, np.uint8)]
     return np.hstack(cols[:-1])
+
+
+def default_label_min_area(height: int, width: int, min_area: int) -> int:
+    """Smallest region (pixels) that gets a box and a label: 4x the verdict's minimum area,
+    and at least 1/2000 of the image (about a 35x35 px patch of a 1600x1600 photo)."""
+    return int(max(4 * min_area, height * width / 2000))
+
+
+def readable_overlay(img: np.ndarray, mask: np.ndarray, palette: Sequence[Sequence[int]],
+                     regions: Sequence[dict], verdict: Optional[str] = None,
+                     label_min_area: int = 0, max_labels: int = 8,
+                     alpha: float = 0.55) -> np.ndarray:
+    """The image with every defect pixel tinted, boxes and labels only on readable regions.
+
+    Args:
+        img (np.ndarray): (H, W, 3) uint8 BGR image.
+        mask (np.ndarray): (H, W) class ids (0 = background, left untinted).
+        palette (Sequence[Sequence[int]]): RGB colour per class id.
+        regions (Sequence[dict]): the reported regions (``defect_regions``).
+        verdict (str, optional): ``'defect'`` or ``'OK'``; written with the region count in
+            the top-left corner. Default: None (no line).
+        label_min_area (int): regions smaller than this (pixels) are tinted but get no box or
+            label. Default: 0 (every region).
+        max_labels (int): at most this many labels, the largest regions. Default: 8.
+        alpha (float): opacity of the tint. Default: 0.55.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 BGR image.
+    """
+    ranked = sorted(regions, key=lambda r: -r["area"])
+    labelled = [r for r in ranked if r["area"] >= label_min_area][:max_labels]
+    out = overlay(img, mask, palette, labelled, None, alpha)
+    if verdict is not None:
+        text = verdict.upper()
+        if regions:
+            text += f": {len(regions)} region{'s' if len(regions) != 1 else ''}"
+            if len(labelled) < len(regions):
+                text += f" ({len(labelled)} labelled)"
+        colour = _DEFECT_COLOUR if verdict.lower() == DEFECT else _OK_COLOUR
+        scale = _font_scale(img) * 1.1
+        (_, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        _label(out, text, (4, 4 + h + base), colour, scale)
+    return out
+
+
+def with_colour_bar(picture: np.ndarray, label: str, colormap: int = cv2.COLORMAP_JET,
+                    vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """``picture`` with a vertical colour scale on its right: ``vmax`` at the top, ``vmin`` at
+    the bottom, three tick values and ``label`` written along the bar.
+
+    Returns:
+        np.ndarray: (H, W + margin, 3) uint8 BGR image (same height).
+    """
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    height = picture.shape[0]
+    scale = _font_scale(picture) * 0.9
+    (tw, th), base = cv2.getTextSize(f"{max(abs(vmin), abs(vmax)):.1f}", font, scale, 1)
+    bar_w = max(10, picture.shape[1] // 40)
+    pad = max(3, th // 2)
+    margin = np.full((height, bar_w + tw + th + base + 4 * pad, 3), 255, np.uint8)
+    top, bottom = th + pad, height - th - pad
+    if bottom - top >= 2:
+        ramp = np.linspace(vmax, vmin, bottom - top, dtype=np.float32)[:, None]
+        margin[top:bottom, pad:pad + bar_w] = colorize(np.repeat(ramp, bar_w, axis=1),
+                                                       colormap, vmin, vmax)
+        for value in (vmax, (vmin + vmax) / 2, vmin):
+            y = int(round(top + (vmax - value) / max(vmax - vmin, 1e-12) * (bottom - top - 1)))
+            cv2.line(margin, (pad + bar_w, y), (pad + bar_w + 3, y), (0, 0, 0), 1)
+            cv2.putText(margin, f"{value:.1f}", (pad + bar_w + 5, min(height - 2, y + th // 2)),
+                        font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    # the label, rotated along the bar, in the rightmost column
+    (lw, lh), lbase = cv2.getTextSize(label, font, scale, 1)
+    strip = np.full((lh + lbase + 2, max(lw + 2, 1), 3), 255, np.uint8)
+    cv2.putText(strip, label, (1, lh + 1), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    strip = np.rot90(strip)  # reads bottom to top
+    if strip.shape[0] <= height and strip.shape[1] <= margin.shape[1]:
+        y0 = (height - strip.shape[0]) // 2
+        margin[y0:y0 + strip.shape[0], -strip.shape[1]:] = strip
+    return np.hstack([picture, margin])
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def palette_png_bytes(mask: np.ndarray, palette: Sequence[Sequence[int]]) -> bytes:
+    """The bytes of an 8-bit indexed (palette) PNG whose pixel values are ``mask``.
+
+    Args:
+        mask (np.ndarray): (H, W) uint8 class ids.
+        palette (Sequence[Sequence[int]]): RGB colour per class id; ids beyond it are black.
+
+    Raises:
+        ValueError: when ``mask`` is not an (H, W) uint8 array or the palette has more than 256
+            colours.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.dtype != np.uint8 or 0 in mask.shape:
+        raise ValueError(f"expected a non-empty (H, W) uint8 class-id mask, got {mask.shape} "
+                         f"{mask.dtype}")
+    if len(palette) > 256:
+        raise ValueError(f"a palette PNG holds at most 256 colours, got {len(palette)}")
+    colours = np.zeros((max(len(palette), int(mask.max()) + 1), 3), np.uint8)
+    colours[:len(palette)] = np.asarray(palette, np.uint8).reshape(-1, 3)
+    height, width = mask.shape
+    rows = np.hstack([np.zeros((height, 1), np.uint8), mask])  # filter type 0 on every row
+    return (b"\x89PNG\r\n\x1a\n"
+            + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
+            + _png_chunk(b"PLTE", colours.tobytes())
+            + _png_chunk(b"IDAT", zlib.compress(np.ascontiguousarray(rows).tobytes(), 6))
+            + _png_chunk(b"IEND", b""))
+
+
+def write_palette_png(path: str, mask: np.ndarray, palette: Sequence[Sequence[int]]) -> None:
+    """Write a class-id mask as an indexed (palette) PNG (:func:`palette_png_bytes`).
+
+    The pixel values are the class ids (``np.array(PIL.Image.open(path))``, MMSeg's
+    ``LoadAnnotations``); image viewers show each class in its colour instead of an all-black
+    0/1 picture. OpenCV's ``imread`` expands the palette to colours: read ids with PIL.
+    """
+    data = palette_png_bytes(mask, palette)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)

@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
 from mmseg_uda.apis import Thresholds
@@ -85,6 +86,20 @@ def test_palette_png_keeps_the_ids(tmp_path):
     assert np.array_equal(np.array(image), mask)
 
 
+def test_palette_png_more_ids_than_colours_and_bad_masks(tmp_path):
+    mask = np.arange(12, dtype=np.uint8).reshape(3, 4) % 3  # id 2 has no palette colour
+    path = tmp_path / "b.png"
+    write_palette_png(str(path), mask, PALETTE)
+    image = Image.open(path)
+    assert image.mode == "P" and np.array_equal(np.array(image), mask)
+    assert image.getpalette()[6:9] == [0, 0, 0]  # black
+    colours = cv2.imread(str(path))  # OpenCV expands the palette (BGR)
+    assert colours[0, 1].tolist() == [0, 0, 255]
+    for bad in (mask.astype(np.int32), mask[None], np.zeros((0, 4), np.uint8)):
+        with pytest.raises(ValueError, match="uint8 class-id mask"):
+            write_palette_png(str(path), bad, PALETTE)
+
+
 def test_write_pictures_mask_formats(tmp_path):
     img, mask, regions = speckled(120, 160, specks=5)
     probs = np.stack([1.0 - 0.9 * mask, 0.9 * mask]).astype(np.float32)
@@ -93,7 +108,7 @@ def test_write_pictures_mask_formats(tmp_path):
     ids = write_pictures(img, result, str(tmp_path / "a"), "x", PALETTE, Thresholds(),
                          save_panels=True)
     grey = cv2.imread(str(tmp_path / "a" / ids["mask"]), cv2.IMREAD_UNCHANGED)
-    assert grey.ndim == 2 and np.array_equal(grey, mask)  # what the ONNX runner writes
+    assert grey.ndim == 2 and np.array_equal(grey, mask)  # --mask-format ids
     pal = write_pictures(img, result, str(tmp_path / "b"), "x", PALETTE, Thresholds(),
                          mask_palette=True)
     assert np.array_equal(np.array(Image.open(tmp_path / "b" / pal["mask"])), mask)

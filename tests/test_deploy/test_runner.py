@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from deploy_helpers import BLOCKED, SEGFORMER, SIZE, _images, run_blocked
 from helpers import REPO, TINY_MODEL
@@ -47,16 +48,29 @@ def exported(tmp_path_factory):
     return dict(model=model, onnx=out, folder=folder, root=root)
 
 
-def test_runner_writes_what_predict_writes(exported, tmp_path):
+def assert_same_picture(path, ref_path, max_pixel_fraction=1e-3, max_level_diff=8):
+    """Same size and pixels, except at most ``max_pixel_fraction`` of the pixels, each by at
+    most ``max_level_diff`` levels per channel."""
+    mine, ref = cv2.imread(path), cv2.imread(ref_path)
+    assert mine.shape == ref.shape, (path, mine.shape, ref.shape)
+    diff = np.abs(mine.astype(int) - ref.astype(int)).max(-1)
+    assert diff.max() <= max_level_diff and (diff > 0).mean() <= max_pixel_fraction, \
+        (path, int(diff.max()), int((diff > 0).sum()))
+
+
+@pytest.mark.parametrize("mask_format", ["palette", "ids"])
+def test_runner_writes_what_predict_writes(exported, tmp_path, mask_format):
     # both at a low pixel threshold so that the random tiny model finds regions
     ref = predict_files(exported["model"], sorted(str(p) for p in exported["folder"].iterdir()),
-                        str(tmp_path / "torch"), progress=False,
+                        str(tmp_path / "torch"), progress=False, save_panels=True,
+                        mask_palette=mask_format == "palette",
                         thresholds=Thresholds(pixel_threshold=0.45, min_area=4,
                                               source="command line (pixel_threshold, min_area) "
                                                      "over defaults"))
+    fmt = [] if mask_format == "palette" else ["--mask-format", "ids"]  # palette: the default
     proc = run_blocked([exported["onnx"], str(exported["folder"]), "--out",
                          str(tmp_path / "onnx"), "--pixel-threshold", "0.45", "--min-area", "4",
-                         "--no-progress"], cwd=str(tmp_path))
+                         "--panels", "--no-progress", *fmt], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "4 predicted" in proc.stdout and "broken.png" in proc.stderr
     mine = json.loads((tmp_path / "onnx" / "predictions.json").read_text())
@@ -67,10 +81,18 @@ def test_runner_writes_what_predict_writes(exported, tmp_path):
         assert (a["name"], a["verdict"], a["defect_pixels"]) == \
             (b["name"], b["verdict"], b["defect_pixels"])
         assert [r["bbox"] for r in a["regions"]] == [r["bbox"] for r in b["regions"]]
+        assert set(a["outputs"]) == {"mask", "overlay", "heatmap", "panel"}
         assert a["outputs"] == b["outputs"]
-        m1 = cv2.imread(str(tmp_path / "onnx" / a["outputs"]["mask"]), cv2.IMREAD_UNCHANGED)
-        m2 = cv2.imread(str(tmp_path / "torch" / b["outputs"]["mask"]), cv2.IMREAD_UNCHANGED)
-        np.testing.assert_array_equal(m1, m2)
+        for kind, rel in a["outputs"].items():
+            mine_file, ref_file = tmp_path / "onnx" / rel, tmp_path / "torch" / rel
+            if kind in ("mask", "overlay"):  # the same files, byte for byte
+                assert mine_file.read_bytes() == ref_file.read_bytes(), (a["name"], kind)
+            else:  # colour maps of probabilities that differ by ~1e-6: a rare pixel may
+                # round to the next colour (255 levels)
+                assert_same_picture(str(mine_file), str(ref_file))
+        mask = Image.open(tmp_path / "onnx" / a["outputs"]["mask"])
+        assert mask.mode == ("P" if mask_format == "palette" else "L")
+        assert int((np.array(mask) > 0).sum()) == a["defect_pixels"]
     assert (tmp_path / "onnx" / "verdicts.csv").read_text().splitlines()[0] == \
         (tmp_path / "torch" / "verdicts.csv").read_text().splitlines()[0]
 
