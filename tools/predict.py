@@ -66,7 +66,7 @@ def parse_args(argv=None):
     parser.add_argument("--mask-format", choices=["palette", "ids"], default="palette",
                         help="masks/<name>.png: 'palette' (default: class ids as pixel values "
                              "shown in the class colours; read ids with PIL or MMSeg) or "
-                             "'ids' (grey class ids, as the ONNX runner writes)")
+                             "'ids' (grey class ids); the ONNX runner has the same option")
     parser.add_argument("--no-images", action="store_true",
                         help="write predictions.json only (no PNGs)")
     parser.add_argument("--recursive", action="store_true", help="search sub-folders of INPUT")
