@@ -62,8 +62,11 @@ train_dataloader = dict(
     batch_size=2,  # 2 source + 2 target crops per GPU, the reference's batch
     dataset=dict(source=dict(pipeline=source_pipeline), target=dict(pipeline=target_pipeline)),
 )
-# The EMA teacher's parameters are frozen: leave them out of the optimizer.
-optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor')
+# The EMA teacher's parameters are frozen: leave them out of the optimizer. No weight decay
+# on any MiT norm, as the reference: the schedule's 'norm' key misses the stage-final
+# LayerNorms of mmseg 1.x (backbone.layers.{i}.2), backbone_norm_decay_mult catches them.
+optim_wrapper = dict(constructor='TrainableOptimWrapperConstructor',
+                     paramwise_cfg=dict(backbone_norm_decay_mult=0.0))
 # Reference optimiser (AdamW 6e-5, decoder and attention decoder x10, no decay on norms) with
 # the crack schedule of seed 002: 20k iterations, 500 warm-up, linear decay to 0.
 warmup_iters = 500
