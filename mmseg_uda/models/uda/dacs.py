@@ -40,6 +40,7 @@ The segmentor must implement ``weighted_loss(inputs, seg_label, pixel_weight, gr
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -249,6 +250,10 @@ class DACS(BaseModel):
             if not callable(getattr(self.student, method, None)):
                 raise TypeError(f"segmentor {type(self.student).__name__} has no {method}(); "
                                 "DACS needs the WeightedEncoderDecoder contract")
+        params = inspect.signature(self.student.weighted_loss).parameters
+        # the plain contract (inputs, seg_label, pixel_weight, groups) gets no ``valid``
+        self._takes_valid = "valid" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         self.reference_exact = bool(reference_exact)
         if self.reference_exact and hasattr(self.student, "batch_crops"):
             self.student.batch_crops = "per_scale"  # before the teacher copies the student
@@ -633,11 +638,11 @@ class DACS(BaseModel):
                       ) -> Dict[str, Tensor]:
         """The student's ``weighted_loss`` with the groups' real-pixel masks.
 
-        ``valid`` is passed only when some image is padded, so a segmentor implementing the
-        plain contract ``weighted_loss(inputs, seg_label, pixel_weight, groups)`` works on
-        unpadded batches.
+        ``valid`` is passed only when some image is padded and the segmentor takes it; a
+        segmentor with the plain contract ``weighted_loss(inputs, seg_label, pixel_weight,
+        groups)`` averages over all pixels (no real-region boxes either).
         """
-        if all(r is None for r in real):
+        if not self._takes_valid or all(r is None for r in real):
             return self.student.weighted_loss(imgs, labels, weights, groups=groups)
         sizes = list(groups.values())
         masks = [torch.ones((n, *imgs.shape[-2:]), dtype=torch.bool, device=imgs.device)
