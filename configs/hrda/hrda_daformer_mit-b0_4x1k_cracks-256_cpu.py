@@ -33,7 +33,9 @@ train_dataloader = dict(batch_size=4, num_workers=1, dataset=dict(pipeline=train
 val_dataloader = dict(num_workers=1)
 test_dataloader = val_dataloader
 # From scratch a larger learning rate than the pretrained 6e-5 is needed.
-optim_wrapper = dict(optimizer=dict(lr=6e-4))
+# No weight decay on any MiT norm (the schedule's 'norm' key misses backbone.layers.{i}.2).
+optim_wrapper = dict(optimizer=dict(lr=6e-4), constructor='TrainableOptimWrapperConstructor',
+                     paramwise_cfg=dict(backbone_norm_decay_mult=0.0))
 warmup_iters = 100
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),

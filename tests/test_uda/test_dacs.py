@@ -134,6 +134,8 @@ def test_source_only_has_no_target_losses_and_no_teacher():
 
 
 def test_batched_student_equals_two_passes():
+    """In eval mode only: in train mode BN statistics are per pass, so the two differ
+    (test_reference_exact.py checks that difference and the reference's pass split)."""
     batched = tiny_dacs(batched_student=True)
     separate = copy.deepcopy(batched)
     separate.batched_student = False
@@ -149,7 +151,7 @@ def test_batched_student_equals_two_passes():
 
 
 def test_pseudo_weights_zero_on_padding_and_border_and_hidden_iou():
-    model = tiny_dacs(pseudo_weight="soft", border_margin=(2, 0, 0, 0))
+    model = tiny_dacs(pseudo_weight="soft", crop_border_margin=(2, 0, 0, 0))
     model.train()
     inputs, samples = paired_batch(target_labels=True, pad_target=5)
     model.update_teacher()

@@ -274,3 +274,56 @@ def test_gaussian_blur():
     assert out.shape == img.shape and all(not torch.equal(out[i], img[i]) for i in range(3))
     with pytest.raises(ValueError, match="sigma"):
         UF.gaussian_kernel1d(0.0)
+
+
+def test_kornia_jitter_semantics_against_the_formulas():
+    """kornia 0.5.8: brightness added, contrast multiplied (no grey blend), each op clipped."""
+    img = torch.tensor([0.1, 0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, 2, 2).clone()
+    one, zero = torch.ones(1), torch.zeros(1)
+    torch.testing.assert_close(UF.adjust_color_kornia(img, one, one, one, zero), img)
+    bright = UF.adjust_color_kornia(img, one * 1.2, one, one, zero)
+    torch.testing.assert_close(bright, (img + 0.2).clamp(0, 1))  # additive, not x * 1.2
+    contrast = UF.adjust_color_kornia(img, one, one * 0.8, one, zero)
+    torch.testing.assert_close(contrast, img * 0.8)  # plain product, no blend with the mean
+    # order matters: (x + 0.2) * 0.8 != x * 0.8 + 0.2
+    b_then_c = UF.adjust_color_kornia(img, one * 1.2, one * 0.8, one, zero, order=(0, 1, 2, 3))
+    c_then_b = UF.adjust_color_kornia(img, one * 1.2, one * 0.8, one, zero, order=(1, 0, 2, 3))
+    torch.testing.assert_close(b_then_c, ((img + 0.2).clamp(0, 1) * 0.8))
+    torch.testing.assert_close(c_then_b, (img * 0.8 + 0.2).clamp(0, 1))
+    # saturation scales the HSV saturation: value (max) kept, min = v * (1 - s * f), the
+    # middle channel keeps its relative place: (0.1, 0.5, 0.9), s = 8/9 -> (0.5, 0.7, 0.9)
+    sat = UF.adjust_color_kornia(img, one, one, one * 0.5, zero)
+    torch.testing.assert_close(sat[0, :, 0, 0], torch.tensor([0.5, 0.7, 0.9]), atol=1e-5,
+                               rtol=0)
+    # hue: a shift of 1/3 of the circle rotates the channels (r, g, b) -> (b, r, g)
+    hue = UF.adjust_color_kornia(img, one, one, one, one / 3)
+    torch.testing.assert_close(hue[0, :, 0, 0], torch.tensor([0.9, 0.1, 0.5]), atol=1e-5,
+                               rtol=0)
+    with pytest.raises(ValueError, match="permutation"):
+        UF.adjust_color_kornia(img, one, one, one, zero, order=(0, 0, 1, 2))
+
+
+def test_reference_jitter_and_blur_decide_once_per_batch():
+    img = torch.rand(6, 3, 8, 8)
+    assert torch.equal(UF.color_jitter_reference(img, 0.2, prob=0.0), img)
+    changed = []
+    for seed in range(20):
+        out = UF.color_jitter_reference(img, 0.2, prob=0.5,
+                                        generator=torch.Generator().manual_seed(seed))
+        per_image = [not torch.equal(out[i], img[i]) for i in range(6)]
+        assert all(per_image) or not any(per_image)  # the whole batch or nothing
+        changed.append(all(per_image))
+        assert out.min() >= 0 and out.max() <= 1
+    assert 0 < sum(changed) < 20
+    # per image factors: two identical images are jittered differently
+    twins = img[:1].expand(2, 3, 8, 8).clone()
+    out = UF.color_jitter_reference(twins, 0.2, prob=1.0,
+                                    generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(out[0], out[1])
+    blurred_any = []
+    for seed in range(20):
+        out = UF.random_gaussian_blur(twins, prob=0.5, per_batch=True,
+                                      generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(out[0], out[1])  # one sigma for the batch
+        blurred_any.append(not torch.equal(out, twins))
+    assert 0 < sum(blurred_any) < 20

@@ -18,9 +18,9 @@ uda = dict(
     # Per-class multiplier of pseudo-label weights (None = 1), e.g. to cancel a class
     # weighting of the segmentor's loss on pseudo-labels.
     pseudo_class_weight=None,
-    # Pixels of the target crop never trusted (top, bottom, left, right), e.g. a conveyor
-    # edge in view; padding is always excluded.
-    border_margin=0,
+    # Pixels of each target *crop* never trusted (top, bottom, left, right); padding is always
+    # excluded. Crop-relative, unlike the reference's image-relative margins.
+    crop_border_margin=0,
     # ClassMix pastes half of the classes present in each source crop (never 'ignore').
     mix_exclude_classes=(),
     # Mixed images: colour jitter with probability 0.8 (strength 0.2), Gaussian blur with
@@ -29,8 +29,13 @@ uda = dict(
     color_jitter_strength=0.2,
     blur_prob=0.5,
     blur_sigma=(0.15, 1.15),
-    # One student pass over [source; mixed] (same losses as two passes, less time).
+    # One student pass over [source; mixed]: less time; the same losses as two passes in eval
+    # mode only (in train mode the decoders' BatchNorm statistics are per pass).
     batched_student=True,
+    # True: the reference's train-mode computation (a pass per group and per HRDA scale for
+    # the student, contexts / all detail windows in two passes for the teacher; kornia 0.5.8
+    # colour jitter, jitter and blur decided once per batch). docs/hrda.md, "Reference-exact".
+    reference_exact=False,
     eval_model='student',
 )
 custom_hooks = [

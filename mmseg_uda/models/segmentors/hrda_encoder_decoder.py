@@ -7,12 +7,19 @@ Training (:meth:`HRDAEncoderDecoder.weighted_loss`), for a batch of crops of siz
 
     inputs --pad to a multiple of the box divisor d--> x (H', W')
       context = resize(x, context_scale)           # the whole crop at low resolution
-      detail  = x[box]                             # one random aligned box at full resolution
+      detail  = x[box]                             # a random aligned box at full resolution,
+                                                   # one per group, on the group's real pixels
       backbone + decoder on [context; detail]      # ONE batched pass when shapes match
       attention = sigmoid(attention decoder(context features))
       on the detail logits' grid (1/output_stride of x):
         fused = a * detail + (1 - a) * up(context)   inside the box,  up(context) outside
       loss = (1 - w_d) * CE(fused, label) + w_d * CE(detail, label[box])   (pixel-weighted)
+
+The crops of one shape share a pass only with ``batch_crops=True``. In eval mode this gives
+the same logits as separate passes; in train mode it does not: the decoders' BatchNorm layers
+normalise with the statistics of each pass, so which crops share a pass changes the result.
+``batch_crops='per_scale'`` is the reference's split (training: context crops in one pass,
+detail crops in another; inference: the contexts in one pass, all detail windows in another).
 
 Inference (:meth:`HRDAEncoderDecoder.scale_outputs`) runs the context pass on the whole input
 and the detail decoder on sliding windows of the full-resolution input (all windows and the
@@ -26,7 +33,7 @@ argument) and passed down as an argument: no state is shared between calls or se
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import ConfigDict
@@ -49,7 +56,14 @@ from ..utils import (
     stack_windows,
     upsample_to,
 )
-from .weighted_encoder_decoder import WeightedEncoderDecoder, split_groups, stack_seg_labels
+from .weighted_encoder_decoder import (
+    WeightedEncoderDecoder,
+    scale_to_valid_mean,
+    split_groups,
+    stack_seg_labels,
+)
+
+BATCH_CROPS_MODES = (True, False, "per_scale")
 
 # names of the maps scale_outputs() returns besides the fused logits, as written into the
 # prediction data samples
@@ -76,6 +90,15 @@ def _restore_to_original(x: Tensor, meta: dict, align_corners: bool) -> Tensor:
     return x[0]
 
 
+def real_extent(valid: Tensor) -> Tuple[int, int]:
+    """(h, w) of the real region common to a batch: the smallest per-sample extent of
+    ``valid`` (N, H, W) from the top-left corner (padding is at the right/bottom)."""
+    def extent(any_along: Tensor) -> int:  # (N, L) bool -> min over samples of last True + 1
+        index = torch.arange(1, any_along.shape[1] + 1, device=any_along.device)
+        return int((any_along * index).amax(dim=1).min())
+    return extent(valid.any(dim=2)), extent(valid.any(dim=1))
+
+
 @MODELS.register_module()
 class HRDAEncoderDecoder(WeightedEncoderDecoder):
     """Multi-resolution (context + detail) encoder-decoder with learned scale attention.
@@ -94,10 +117,13 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
             ``1 - w_d``. Default: 0.1.
         output_stride (int): input pixels per decoder logit (4 for MiT + SegFormer/DAFormer
             heads). Default: 4.
-        batch_crops (bool): run crops that share a shape (context and detail in training;
-            context and every detail window at inference) through the network as one batch.
-            False gives the reference-like schedule: one pass for the context, one per detail
-            crop or window. Default: True.
+        batch_crops (bool | str): which crops share a network pass. True: all crops of one
+            shape (context and detail in training; context and every detail window at
+            inference) — the fastest. ``'per_scale'``: the reference's split, the context
+            crops in one pass and all detail crops / windows in another. False: the contexts
+            in one pass and each detail window position in its own pass. Identical logits in
+            eval mode; in train mode BatchNorm statistics are per pass, so the three differ
+            (DACS's ``reference_exact`` uses ``'per_scale'``). Default: True.
         keep_debug_outputs (bool): keep the last call's context/detail logits, scale
             attention, fused logits and crop box (detached) in :attr:`debug_outputs` for
             debug hooks. Default: False.
@@ -142,7 +168,10 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                                               self.divisor)
         self.detail_stride = check_aligned("detail_stride", detail_stride, self.divisor)
         self.detail_loss_weight = float(detail_loss_weight)
-        self.batch_crops = bool(batch_crops)
+        if batch_crops not in BATCH_CROPS_MODES:
+            raise ValueError(f"batch_crops must be True, False or 'per_scale', got "
+                             f"{batch_crops!r}")
+        self.batch_crops = batch_crops
         self.keep_debug_outputs = bool(keep_debug_outputs)
         self.debug_outputs: Dict[str, object] = {}
         self.test_cfg = ConfigDict(test_cfg or dict(mode="whole"))
@@ -191,11 +220,12 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                        max_crops: Optional[int] = None) -> Tuple[Tensor, Tensor, Tensor]:
         """Context logits, context attention and detail logits of N contexts + k*N details.
 
-        With ``batch_crops`` all crops of one shape share a pass (bounded by ``max_crops``);
-        otherwise the context batch is one pass and every N detail crops another.
+        With ``batch_crops=True`` all crops of one shape share a pass (bounded by
+        ``max_crops``); with ``'per_scale'`` the contexts are one pass and all details another;
+        with False the contexts are one pass and every N detail crops another.
         """
         n = context.shape[0]
-        if self.batch_crops and context.shape[1:] == details.shape[1:]:
+        if self.batch_crops is True and context.shape[1:] == details.shape[1:]:
             crops = torch.cat([context, details])
             logits, attention = self._decode_chunks(crops, n, max_crops or crops.shape[0])
             return logits[:n], attention, logits[n:]
@@ -220,12 +250,16 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
         return x[..., :size[0], :size[1]]
 
     # ------------------------------------------------------------------ training
-    def forward_train_scales(self, inputs: Tensor, box: CropBox) -> Dict[str, Tensor]:
-        """HRDA training forward for one detail box (no loss).
+    def forward_train_scales(self, inputs: Tensor,
+                             box: Union[CropBox, Sequence[Tuple[slice, CropBox]]]
+                             ) -> Dict[str, Tensor]:
+        """HRDA training forward (no loss).
 
         Args:
             inputs (Tensor): (N, 3, H, W) normalised images.
-            box (CropBox): the detail box in input pixels, aligned to :attr:`divisor`.
+            box (CropBox | Sequence[tuple[slice, CropBox]]): the detail box in input pixels,
+                aligned to :attr:`divisor` — one for the batch, or one per consecutive slice
+                of the batch (the slices cover it in order).
 
         Returns:
             dict[str, Tensor]: on the fusion grid (1/output_stride of the input padded to a
@@ -234,11 +268,16 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
         """
         x = pad_to_multiple(inputs, self.divisor)
         grid = (x.shape[-2] // self.output_stride, x.shape[-1] // self.output_stride)
+        parts = [(slice(0, x.shape[0]), box)] if isinstance(box, CropBox) else list(box)
+        details = parts[0][1].crop(x) if len(parts) == 1 else \
+            torch.cat([b.crop(x[index]) for index, b in parts])
         context_logits, attention, detail = self._decode_scales(self._context_input(x),
-                                                                box.crop(x))
+                                                                details)
         context = upsample_to(context_logits, grid, self.align_corners)
         attention = upsample_to(attention, grid, self.align_corners)
-        fused = fuse_scales(context, attention, detail, box.scaled(1 / self.output_stride))
+        fused = [fuse_scales(context[index], attention[index], detail[index],
+                             b.scaled(1 / self.output_stride)) for index, b in parts]
+        fused = fused[0] if len(fused) == 1 else torch.cat(fused)
         return dict(fused=fused, context=context, attention=attention, detail=detail)
 
     def _check_box(self, box: CropBox, size: Sequence[int]) -> CropBox:
@@ -254,8 +293,9 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                       groups: Optional[Dict[str, int]] = None, *,
                       crop_box: Optional[Sequence[int]] = None,
                       generator: Optional[torch.Generator] = None,
-                      valid_size: Optional[Sequence[int]] = None) -> Dict[str, Tensor]:
-        """HRDA training losses of a batch (one network pass for all groups).
+                      valid_size: Optional[Sequence[int]] = None,
+                      valid: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """HRDA training losses of a batch (the groups share the network passes).
 
         Args:
             inputs (Tensor): (N, 3, H, W) normalised images.
@@ -266,7 +306,9 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                 group's losses are averaged over its own pixels and prefixed (see
                 :meth:`WeightedEncoderDecoder.weighted_loss`). Default: None.
             crop_box (Sequence[int], optional): detail box ``(y1, y2, x1, x2)`` in input
-                pixels; drawn at random (aligned to :attr:`divisor`) when None. Default: None.
+                pixels for every group; when None, one box per group is drawn at random
+                (aligned to :attr:`divisor`), as the reference draws one per forward pass.
+                Default: None.
             generator (torch.Generator, optional): CPU generator for the box; torch's global
                 RNG when None. Default: None.
             valid_size (Sequence[int], optional): (h, w) of real pixels common to all images
@@ -274,6 +316,12 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
                 them, so no detail crop is padding only (a constant crop has zero-variance
                 LayerNorm inputs and, from zero-bias initialisation, non-finite gradients).
                 Default: None (no padding).
+            valid (Tensor, optional): (N, H, W) bool mask of real pixels (padding at the
+                right/bottom is False), e.g. from the image metas. Replaces ``valid_size``:
+                each group's box lies inside the smallest real region of its samples (where
+                it fits; it starts at 0 along a side where it does not), and each loss term
+                is averaged over the real pixels it covers instead of over all pixels.
+                Default: None.
 
         Returns:
             dict[str, Tensor]: ``[<group>.]decode.loss_*`` = (1 - w_d) * CE(fused),
@@ -282,27 +330,35 @@ class HRDAEncoderDecoder(WeightedEncoderDecoder):
         if seg_label.dim() == 4:
             seg_label = seg_label.squeeze(1)
         size = tuple(inputs.shape[-2:])
-        if crop_box is None:
-            box = sample_crop_box(size, self.detail_crop_size, self.divisor, generator,
-                                  valid_size)
+        splits = split_groups(groups, inputs.shape[0])
+        if crop_box is not None:
+            boxes = [self._check_box(CropBox(*crop_box), size)] * len(splits)
         else:
-            box = self._check_box(CropBox(*crop_box), size)
-        out = self.forward_train_scales(inputs, box)
+            boxes = [sample_crop_box(size, self.detail_crop_size, self.divisor, generator,
+                                     valid_size if valid is None else
+                                     real_extent(valid[index]))
+                     for _, index in splits]
+        parts = [(index, box) for (_, index), box in zip(splits, boxes)]
+        out = self.forward_train_scales(inputs, boxes[0] if len(set(boxes)) == 1 else parts)
         padded = tuple(n * self.output_stride for n in out["fused"].shape[-2:])
         fused = out["fused"] if padded == size else self._to_input_frame(out["fused"], padded,
                                                                           size)
         if self.keep_debug_outputs:
             self.debug_outputs = {k: v.detach() for k, v in out.items()}
-            self.debug_outputs["crop_box"] = box
+            self.debug_outputs["crop_box"] = boxes[0]
+            self.debug_outputs["crop_boxes"] = boxes
         weights = {"decode": 1.0 - self.detail_loss_weight, "detail": self.detail_loss_weight}
         losses: Dict[str, Tensor] = {}
-        for group, index in split_groups(groups, inputs.shape[0]):
+        for (group, index), box in zip(splits, boxes):
             weight = None if pixel_weight is None else pixel_weight[index]
             detail_weight = weight if weight is None or weight.dim() == 1 else box.crop(weight)
-            terms = (("decode", fused[index], seg_label[index], weight),
-                     ("detail", out["detail"][index], box.crop(seg_label[index]), detail_weight))
-            for name, logits, label, w in terms:
-                for key, value in self.losses_from_logits(logits, label, w).items():
+            real = None if valid is None else valid[index]
+            terms = (("decode", fused[index], seg_label[index], weight, real),
+                     ("detail", out["detail"][index], box.crop(seg_label[index]), detail_weight,
+                      None if real is None else box.crop(real)))
+            for name, logits, label, w, term_valid in terms:
+                term = scale_to_valid_mean(self.losses_from_logits(logits, label, w), term_valid)
+                for key, value in term.items():
                     if key.startswith("loss"):
                         value = value * weights[name]
                     losses[f"{group}{name}.{key}"] = value

@@ -45,6 +45,25 @@ def split_groups(groups: Optional[Dict[str, int]], batch_size: int) -> List[Tupl
     return out
 
 
+def scale_to_valid_mean(losses: Dict[str, Tensor], valid: Optional[Tensor]) -> Dict[str, Tensor]:
+    """Losses averaged over all pixels turned into averages over the ``valid`` ones.
+
+    The decode losses divide by every pixel of the map (the reference's choice), so on a
+    padded crop a term shrinks with its real share (a 480x320 target in a 1024² crop: x0.15).
+    Multiplying ``loss_*`` entries by ``#pixels / #valid pixels`` gives the mean over the
+    real pixels; other entries (accuracies) are unchanged.
+
+    Args:
+        losses (dict[str, Tensor]): ``{name: value}`` of one term.
+        valid (Tensor, optional): (N, H, W) bool mask of the pixels the term averages over.
+            None returns ``losses`` unchanged.
+    """
+    if valid is None:
+        return losses
+    factor = valid.numel() / valid.sum().clamp(min=1).to(torch.float32)
+    return {k: v * factor if k.startswith("loss") else v for k, v in losses.items()}
+
+
 @MODELS.register_module()
 class WeightedEncoderDecoder(EncoderDecoder):
     """mmseg's EncoderDecoder plus per-pixel-weighted losses and logit inference.
@@ -89,7 +108,8 @@ class WeightedEncoderDecoder(EncoderDecoder):
 
     def weighted_loss(self, inputs: Tensor, seg_label: Tensor,
                       pixel_weight: Optional[Tensor] = None,
-                      groups: Optional[Dict[str, int]] = None) -> Dict[str, Tensor]:
+                      groups: Optional[Dict[str, int]] = None,
+                      valid: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Training losses of a batch against a label map with optional pixel weights.
 
         Args:
@@ -99,8 +119,12 @@ class WeightedEncoderDecoder(EncoderDecoder):
             groups (dict[str, int], optional): ordered ``{prefix: number of samples}`` splitting
                 the batch, e.g. ``{'src': 2, 'mix': 2}``: the network runs once on the whole
                 batch, each group's loss is averaged over its own pixels and reported with its
-                prefix (so the sum equals separate forward passes). Default: None (one group,
+                prefix (so the sum equals separate forward passes in eval mode; in train mode
+                BatchNorm statistics are those of the whole batch). Default: None (one group,
                 no prefix).
+            valid (Tensor, optional): (N, H, W) bool mask of real (unpadded) pixels: each
+                group's losses are averaged over its real pixels instead of all pixels
+                (:func:`scale_to_valid_mean`). Default: None.
 
         Returns:
             dict[str, Tensor]: losses named ``[<group>.]decode.<loss>`` (``aux.`` for
@@ -116,9 +140,10 @@ class WeightedEncoderDecoder(EncoderDecoder):
         losses: Dict[str, Tensor] = {}
         for group, index in split_groups(groups, inputs.shape[0]):
             weight = None if pixel_weight is None else pixel_weight[index]
+            real = None if valid is None else valid[index]
             for name, head, logits in outputs:
-                for k, v in self.losses_from_logits(logits[index], seg_label[index], weight,
-                                                    head=head).items():
+                term = self.losses_from_logits(logits[index], seg_label[index], weight, head=head)
+                for k, v in scale_to_valid_mean(term, real).items():
                     losses[f"{group}{name}.{k}"] = v
         return losses
 

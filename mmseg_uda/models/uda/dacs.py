@@ -21,7 +21,15 @@ accumulation work unchanged (a model that overrides ``train_step`` instead is si
 bypassed by ``MMDistributedDataParallel``). With ``batched_student=True`` (default) the
 student runs once on ``[source; mixed]`` — the pseudo-labels do not depend on the student's
 source pass, so they are computed first; ``batched_student=False`` runs the two student
-passes separately, like the reference.
+passes separately, like the reference. The two give the same losses in eval mode only: in
+train mode the BatchNorm layers (SegFormer / DAFormer decoders) normalise with the statistics
+of each pass. ``reference_exact=True`` reproduces the reference's pass split (student: one
+pass per group and, for HRDA, per scale; teacher: contexts in one pass, all detail windows in
+another) and its photometric augmentation (kornia 0.5.8 colour jitter, decided per batch).
+
+Padded crops (images smaller than the crop): every student loss term is averaged over the
+real pixels of its images (source: the source image, mixed and MIC: the target image), and
+an HRDA student draws each group's detail box inside the real region of its images.
 
 The segmentor must implement ``weighted_loss(inputs, seg_label, pixel_weight, groups)`` and
 ``inference_logits(inputs, batch_img_metas)`` (see
@@ -32,6 +40,7 @@ The segmentor must implement ``weighted_loss(inputs, seg_label, pixel_weight, gr
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -109,20 +118,34 @@ class DACS(BaseModel):
             correct the imbalance of *true* labels, on pseudo-labels they amplify the
             teacher's own bias. Source pixels pasted by ClassMix keep weight 1.
             Default: None (no change).
-        border_margin (int | Sequence[int]): pseudo-labels within this many pixels of the
-            crop borders get weight 0; one value or ``(top, bottom, left, right)``.
-            Default: 0.
+        crop_border_margin (int | Sequence[int]): pseudo-labels within this many pixels of
+            the borders of each *training crop* get weight 0; one value or
+            ``(top, bottom, left, right)``. Not the reference's image-relative margins (set on
+            the whole image before cropping): a margin of an image side, e.g. 240 px of a
+            conveyor edge, would mask most of every crop here. Default: 0.
+        border_margin: the former name of ``crop_border_margin``; a ValueError says so.
         mix_exclude_classes (Sequence[int]): classes never pasted by ClassMix, besides the
             ignore label (e.g. ``(0,)`` pastes only defects). Default: () (reference).
-        color_jitter_prob (float): probability that a mixed image is colour-jittered.
-            Default: 0.8.
+        color_jitter_prob (float): probability that a mixed image (the batch, with
+            ``reference_exact``) is colour-jittered. Default: 0.8.
         color_jitter_strength (float): brightness/contrast/saturation factors in
-            ``[1 - s, 1 + s]``, hue shift in ``[-s, s]``. Default: 0.2.
-        blur_prob (float): probability that a mixed image is Gaussian-blurred. Default: 0.5.
+            ``[1 - s, 1 + s]``, hue shift in ``[-s, s]``; torchvision semantics
+            (:func:`.functional.color_jitter`), or kornia 0.5.8's with ``reference_exact``
+            (:func:`.functional.color_jitter_reference`). Default: 0.2.
+        blur_prob (float): probability that a mixed image (the batch, with
+            ``reference_exact``) is Gaussian-blurred. Default: 0.5.
         blur_sigma (tuple[float, float]): range of the blur sigma in pixels.
             Default: (0.15, 1.15).
         batched_student (bool): one student pass over ``[source; mixed]`` (True) or two
-            separate passes like the reference (False). Default: True.
+            separate passes like the reference (False). Equal losses in eval mode; in train
+            mode BatchNorm statistics are per pass, so the two differ. Default: True.
+        reference_exact (bool): reproduce the reference's train-mode computation: separate
+            student passes for source, mixed and MIC images (implies
+            ``batched_student=False``), an HRDA student and teacher with
+            ``batch_crops='per_scale'`` (context crops in one pass, detail crops / windows in
+            another, one detail box per pass), and colour jitter / blur with kornia 0.5.8's
+            semantics and one apply/skip decision per batch. Default: False (the batched
+            fast path, torchvision jitter semantics, per-image decisions).
         eval_model (str): network used by ``predict``/``val``/``test``: ``'student'`` or
             ``'teacher'``. Default: ``'student'``.
         background_index (int): the non-defect class (for the pseudo-label statistics).
@@ -181,14 +204,20 @@ class DACS(BaseModel):
                  pseudo_threshold: float = 0.968, pseudo_weight: str = "batch",
                  pseudo_keep_ratio: float = 0.5,
                  pseudo_class_weight: Optional[Sequence[float]] = None,
-                 border_margin: Union[int, Sequence[int]] = 0,
+                 crop_border_margin: Union[int, Sequence[int]] = 0,
                  mix_exclude_classes: Sequence[int] = (), color_jitter_prob: float = 0.8,
                  color_jitter_strength: float = 0.2, blur_prob: float = 0.5,
                  blur_sigma: Tuple[float, float] = (0.15, 1.15), batched_student: bool = True,
+                 reference_exact: bool = False,
                  eval_model: str = "student", background_index: int = 0,
                  mic: Optional[dict] = None, alignment: Optional[dict] = None,
                  imnet_feature_dist: Optional[dict] = None, max_iters: Optional[int] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None, border_margin=None) -> None:
+        if border_margin is not None:
+            raise ValueError(
+                "DACS: border_margin was renamed crop_border_margin: the margin is relative "
+                "to each training crop, not to the image (the reference's image-relative "
+                "margins are not implemented)")
         segmentor = copy.deepcopy(dict(segmentor))
         seg_preprocessor = segmentor.pop("data_preprocessor", None)
         if data_preprocessor is None:
@@ -221,6 +250,13 @@ class DACS(BaseModel):
             if not callable(getattr(self.student, method, None)):
                 raise TypeError(f"segmentor {type(self.student).__name__} has no {method}(); "
                                 "DACS needs the WeightedEncoderDecoder contract")
+        params = inspect.signature(self.student.weighted_loss).parameters
+        # the plain contract (inputs, seg_label, pixel_weight, groups) gets no ``valid``
+        self._takes_valid = "valid" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        self.reference_exact = bool(reference_exact)
+        if self.reference_exact and hasattr(self.student, "batch_crops"):
+            self.student.batch_crops = "per_scale"  # before the teacher copies the student
         self.source_only = bool(source_only)
         self.teacher = None if self.source_only else build_ema_teacher(self.student, alpha)
         self.alpha = float(alpha)
@@ -233,13 +269,13 @@ class DACS(BaseModel):
         self.pseudo_keep_ratio = float(pseudo_keep_ratio)
         self.pseudo_class_weight = None if pseudo_class_weight is None else \
             tuple(float(w) for w in pseudo_class_weight)
-        self.border_margin = border_margin
+        self.crop_border_margin = crop_border_margin
         self.mix_exclude_classes = tuple(int(c) for c in mix_exclude_classes)
         self.color_jitter_prob = float(color_jitter_prob)
         self.color_jitter_strength = float(color_jitter_strength)
         self.blur_prob = float(blur_prob)
         self.blur_sigma = (float(blur_sigma[0]), float(blur_sigma[1]))
-        self.batched_student = bool(batched_student)
+        self.batched_student = bool(batched_student) and not self.reference_exact
         self.eval_model = eval_model
         self.background_index = int(background_index)
         self.ignore_index = int(getattr(self.student.decode_head, "ignore_index", 255))
@@ -364,9 +400,12 @@ class DACS(BaseModel):
         source, target, source_samples, target_samples = self._unpack(inputs, data_samples)
         source_label = stack_seg_labels(source_samples).to(source.device)
         b = source.shape[0]
+        src_real = self._real_pixels(source_samples, source)
+        tgt_real = self._real_pixels(target_samples, target)
+        student_loss = self._student_loss
         if self.source_only:
             self._keep_debug(source=source, target=target, source_label=source_label)
-            losses = self.student.weighted_loss(source, source_label, groups={"src": b})
+            losses = student_loss(source, source_label, None, {"src": b}, [src_real])
             losses.update(self.feature_losses(source, source_label, target))
             return losses
 
@@ -375,13 +414,13 @@ class DACS(BaseModel):
         self.update_teacher()
         # 2. Source loss — in a separate student pass only in the reference-like mode.
         if not self.batched_student:
-            losses.update(self.student.weighted_loss(source, source_label, groups={"src": b}))
+            losses.update(student_loss(source, source_label, None, {"src": b}, [src_real]))
         # 3. Pseudo-labels and their confidence weights from the teacher (no gradient).
         pseudo_label, pseudo_weight, stats = self.pseudo_label(target, target_samples)
         losses.update(stats)
         # 4. ClassMix (per sample) + colour jitter / blur of the mixed images.
         mix_mask, mixed_img, mixed_label, mixed_weight = self.class_mix(
-            source, source_label, target, pseudo_label, pseudo_weight)
+            source, source_label, target, pseudo_label, pseudo_weight, tgt_real)
         losses["mix.pasted_fraction"] = mix_mask.float().mean()
         # MIC: the masked target crop, learnt against the pseudo-labels of the unmasked one.
         masked_img = None
@@ -394,19 +433,21 @@ class DACS(BaseModel):
             labels = [source_label, mixed_label]
             weights = [torch.ones_like(mixed_weight), mixed_weight]
             groups = {"src": b, "mix": b}
+            real = [src_real, tgt_real]
             if masked_img is not None:
                 imgs.append(masked_img)
                 labels.append(pseudo_label)
                 weights.append(pseudo_weight)
                 groups["mic"] = b
-            student_losses = self.student.weighted_loss(
-                torch.cat(imgs), torch.cat(labels), torch.cat(weights), groups=groups)
+                real.append(tgt_real)
+            student_losses = student_loss(torch.cat(imgs), torch.cat(labels),
+                                          torch.cat(weights), groups, real)
         else:
-            student_losses = self.student.weighted_loss(mixed_img, mixed_label, mixed_weight,
-                                                        groups={"mix": b})
+            student_losses = student_loss(mixed_img, mixed_label, mixed_weight, {"mix": b},
+                                          [tgt_real])
             if masked_img is not None:
-                student_losses.update(self.student.weighted_loss(
-                    masked_img, pseudo_label, pseudo_weight, groups={"mic": b}))
+                student_losses.update(student_loss(masked_img, pseudo_label, pseudo_weight,
+                                                   {"mic": b}, [tgt_real]))
         if masked_img is not None:
             scale = float(self.mic["loss_weight"])
             student_losses = {k: v * scale if k.startswith("mic.") and "loss" in k else v
@@ -440,7 +481,7 @@ class DACS(BaseModel):
         label, confidence = UF.pseudo_labels(logits, self.pseudo_logit_adjustment)
         metas = [s.metainfo for s in target_samples]
         valid = UF.valid_region_mask(metas, label.shape, label.device) & \
-            UF.border_mask(label.shape, self.border_margin, label.device)
+            UF.border_mask(label.shape, self.crop_border_margin, label.device)
         weight = UF.confidence_weight(confidence, self.pseudo_threshold, self.pseudo_weight,
                                       valid, label, self.pseudo_keep_ratio)
         if self.pseudo_class_weight is not None:
@@ -456,9 +497,14 @@ class DACS(BaseModel):
 
     @torch.no_grad()
     def class_mix(self, source: Tensor, source_label: Tensor, target: Tensor,
-                  pseudo_label: Tensor, pseudo_weight: Tensor
-                  ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                  pseudo_label: Tensor, pseudo_weight: Tensor,
+                  target_real: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """ClassMix of source onto target, then colour jitter and blur of the result.
+
+        With ``target_real`` (the (B, H, W) real pixels of padded target crops) source pixels
+        are pasted only inside the target's frame: the mixed image is the target image with
+        source objects on it, and its real region (for HRDA's detail box and the loss mean)
+        stays the target's.
 
         Returns:
             tuple: (B, H, W) bool paste mask, (B, 3, H, W) mixed images (normalised),
@@ -466,14 +512,30 @@ class DACS(BaseModel):
         """
         mask, _ = UF.class_mix_masks(source_label, self.ignore_index,
                                      exclude=self.mix_exclude_classes)
+        if target_real is not None:
+            mask = mask & target_real
         mixed_img = UF.mix(mask, source, target)
         mixed_label = UF.mix(mask, source_label, pseudo_label)
         mixed_weight = UF.mix(mask, torch.ones_like(pseudo_weight), pseudo_weight)
-        mean, std = self._norm_stats(source)
-        rgb = UF.denormalize(mixed_img, mean, std)
-        rgb = UF.color_jitter(rgb, self.color_jitter_strength, self.color_jitter_prob)
-        rgb = UF.random_gaussian_blur(rgb, self.blur_prob, self.blur_sigma)
-        return mask, UF.normalize(rgb, mean, std), mixed_label, mixed_weight
+        return mask, self.photometric(mixed_img), mixed_label, mixed_weight
+
+    @torch.no_grad()
+    def photometric(self, img: Tensor) -> Tensor:
+        """Colour jitter then Gaussian blur of normalised images (the mixed / MIC batch).
+
+        Per image with torchvision jitter semantics by default; with ``reference_exact``
+        the reference's: kornia 0.5.8 semantics, one apply/skip decision per batch.
+        """
+        mean, std = self._norm_stats(img)
+        rgb = UF.denormalize(img, mean, std)
+        if self.reference_exact:
+            rgb = UF.color_jitter_reference(rgb, self.color_jitter_strength,
+                                            self.color_jitter_prob)
+        else:
+            rgb = UF.color_jitter(rgb, self.color_jitter_strength, self.color_jitter_prob)
+        rgb = UF.random_gaussian_blur(rgb, self.blur_prob, self.blur_sigma,
+                                      per_batch=self.reference_exact)
+        return UF.normalize(rgb, mean, std)
 
     @torch.no_grad()
     def mask_target(self, target: Tensor) -> Tuple[Tensor, Tensor]:
@@ -484,13 +546,7 @@ class DACS(BaseModel):
             (B, 1, H, W) keep mask (1 = visible).
         """
         b, _, h, w = target.shape
-        img = target
-        if self.mic["color_aug"]:
-            mean, std = self._norm_stats(target)
-            rgb = UF.denormalize(target, mean, std)
-            rgb = UF.color_jitter(rgb, self.color_jitter_strength, self.color_jitter_prob)
-            rgb = UF.random_gaussian_blur(rgb, self.blur_prob, self.blur_sigma)
-            img = UF.normalize(rgb, mean, std)
+        img = self.photometric(target) if self.mic["color_aug"] else target
         keep = block_mask(b, h, w, int(self.mic["block_size"]), float(self.mic["mask_ratio"]),
                           device=target.device).to(target.dtype)
         return img * keep, keep
@@ -569,6 +625,31 @@ class DACS(BaseModel):
         return {"fdist.loss_imnet_feat_dist": float(opts["loss_weight"]) * dist}
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _real_pixels(samples: SampleList, ref: Tensor) -> Optional[Tensor]:
+        """(B, H, W) bool mask of the real (unpadded) pixels; None when nothing is padded."""
+        metas = [s.metainfo for s in samples]
+        if not any(any(int(p) for p in m.get("padding_size", ())) for m in metas):
+            return None
+        return UF.valid_region_mask(metas, (ref.shape[0], *ref.shape[-2:]), ref.device)
+
+    def _student_loss(self, imgs: Tensor, labels: Tensor, weights: Optional[Tensor],
+                      groups: Dict[str, int], real: Sequence[Optional[Tensor]]
+                      ) -> Dict[str, Tensor]:
+        """The student's ``weighted_loss`` with the groups' real-pixel masks.
+
+        ``valid`` is passed only when some image is padded and the segmentor takes it; a
+        segmentor with the plain contract ``weighted_loss(inputs, seg_label, pixel_weight,
+        groups)`` averages over all pixels (no real-region boxes either).
+        """
+        if not self._takes_valid or all(r is None for r in real):
+            return self.student.weighted_loss(imgs, labels, weights, groups=groups)
+        sizes = list(groups.values())
+        masks = [torch.ones((n, *imgs.shape[-2:]), dtype=torch.bool, device=imgs.device)
+                 if r is None else r for r, n in zip(real, sizes)]
+        return self.student.weighted_loss(imgs, labels, weights, groups=groups,
+                                          valid=torch.cat(masks))
+
     def _unpack(self, inputs, data_samples) -> Tuple[Tensor, Tensor, SampleList, SampleList]:
         if not (isinstance(inputs, dict) and isinstance(data_samples, dict)):
             raise TypeError(

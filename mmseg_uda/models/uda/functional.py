@@ -8,7 +8,10 @@ constructed tensors:
   :func:`valid_region_mask` — pseudo-labels and their per-pixel loss weights;
 * :func:`class_mix_masks`, :func:`mix` — DACS ClassMix, chosen per sample;
 * :func:`denormalize`, :func:`normalize`, :func:`color_jitter`, :func:`gaussian_blur`,
-  :func:`random_gaussian_blur` — photometric augmentation of the mixed batch.
+  :func:`random_gaussian_blur` — photometric augmentation of the mixed batch (torchvision
+  semantics, decided per image); :func:`color_jitter_reference` and
+  ``random_gaussian_blur(per_batch=True)`` — the reference's (kornia 0.5.8 semantics,
+  decided once per batch).
 
 Random functions take an optional ``torch.Generator``; without one they draw from torch's
 global generator, which MMEngine seeds (``randomness=dict(seed=...)``).
@@ -419,7 +422,9 @@ def color_jitter(img: Tensor, strength: float = 0.2, prob: float = 0.8,
     Each image is changed with probability ``prob``; brightness, contrast and saturation
     factors are drawn from ``[1 - strength, 1 + strength]`` and a hue shift from
     ``[-strength, strength]`` (fraction of the colour circle); images not chosen are
-    returned unchanged.
+    returned unchanged. torchvision semantics (:func:`adjust_color`: multiplicative
+    brightness, contrast blended with the mean grey, fixed order); the reference's jitter
+    (kornia 0.5.8, one decision per batch) is :func:`color_jitter_reference`.
 
     Args:
         img (Tensor): (N, 3, H, W) RGB images in [0, 1].
@@ -442,6 +447,78 @@ def color_jitter(img: Tensor, strength: float = 0.2, prob: float = 0.8,
         return img
     out = adjust_color(img, *factors)
     return torch.where(apply.view(-1, 1, 1, 1), out, img)
+
+
+def adjust_color_kornia(img: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor,
+                        hue: Tensor, order: Sequence[int] = (0, 1, 2, 3)) -> Tensor:
+    """Deterministic colour change with the semantics of kornia 0.5.8's ``ColorJitter``.
+
+    The reference DACS/HRDA/MIC code jitters with kornia 0.5.8, whose operations differ from
+    torchvision's (:func:`adjust_color`): brightness is *added* (``x + (b - 1)``), contrast is
+    a plain multiplication (``x * c``, no blend with the mean grey), saturation scales the HSV
+    saturation and hue shifts the HSV hue; each result is clipped to [0, 1], and the four
+    operations run in ``order`` (0 brightness, 1 contrast, 2 saturation, 3 hue).
+
+    Args:
+        img (Tensor): (N, 3, H, W) RGB images in [0, 1].
+        brightness (Tensor): (N,) factors around 1 (1 = unchanged; ``b - 1`` is added).
+        contrast (Tensor): (N,) multiplicative factors (1 = unchanged).
+        saturation (Tensor): (N,) factors of the HSV saturation (1 = unchanged).
+        hue (Tensor): (N,) hue shifts as a fraction of the colour circle (0 = unchanged).
+        order (Sequence[int]): order of the four operations. Default: (0, 1, 2, 3).
+
+    Returns:
+        Tensor: (N, 3, H, W) images in [0, 1].
+    """
+    view = (-1, 1, 1, 1)
+    if sorted(int(i) for i in order) != [0, 1, 2, 3]:
+        raise ValueError(f"order must be a permutation of (0, 1, 2, 3), got {tuple(order)}")
+    out = img
+    for op in order:
+        if int(op) == 0:
+            out = (out + (brightness.view(view) - 1.0)).clamp(0, 1)
+        elif int(op) == 1:
+            out = (out * contrast.view(view)).clamp(0, 1)
+        else:
+            hsv = _rgb_to_hsv(out)
+            h, s, v = hsv[:, :1], hsv[:, 1:2], hsv[:, 2:]
+            if int(op) == 2:
+                s = (s * saturation.view(view)).clamp(0, 1)
+            else:
+                h = (h + hue.view(view)) % 1.0
+            out = _hsv_to_rgb(torch.cat([h, s, v], 1)).clamp(0, 1)
+    return out
+
+
+def color_jitter_reference(img: Tensor, strength: float = 0.2, prob: float = 0.8,
+                           generator: Optional[torch.Generator] = None) -> Tensor:
+    """The reference's colour jitter: one apply/skip decision per batch, kornia 0.5.8 semantics.
+
+    With probability ``prob`` the whole batch is jittered (else returned unchanged); each
+    image then gets its own factors (brightness, contrast, saturation in
+    ``[1 - strength, 1 + strength]``, hue in ``[-strength, strength]``) and the batch one
+    random order of the four operations (:func:`adjust_color_kornia`).
+
+    Args:
+        img (Tensor): (N, 3, H, W) RGB images in [0, 1].
+        strength (float): jitter strength. Default: 0.2.
+        prob (float): probability that the batch is jittered. Default: 0.8.
+        generator (torch.Generator, optional): random source. Default: None (global).
+
+    Returns:
+        Tensor: (N, 3, H, W) images in [0, 1].
+    """
+    n = img.shape[0]
+    if float(torch.rand(1, generator=generator)) >= prob:
+        return img
+
+    def draw(low, high):
+        return (low + (high - low) * torch.rand(n, generator=generator)).to(img.device)
+
+    factors = [draw(1 - strength, 1 + strength) for _ in range(3)] + \
+        [draw(-strength, strength)]
+    order = torch.randperm(4, generator=generator).tolist()
+    return adjust_color_kornia(img, *factors, order=order)
 
 
 def gaussian_kernel1d(sigma: float, device: Optional[torch.device] = None) -> Tensor:
@@ -475,8 +552,11 @@ def gaussian_blur(img: Tensor, sigma: float) -> Tensor:
 
 def random_gaussian_blur(img: Tensor, prob: float = 0.5,
                          sigma_range: Tuple[float, float] = (0.15, 1.15),
-                         generator: Optional[torch.Generator] = None) -> Tensor:
+                         generator: Optional[torch.Generator] = None,
+                         per_batch: bool = False) -> Tensor:
     """Gaussian blur of each image with probability ``prob`` and a random sigma.
+
+    With ``per_batch`` (the reference) one decision and one sigma hold for the whole batch.
 
     Args:
         img (Tensor): (N, C, H, W) images.
@@ -485,9 +565,17 @@ def random_gaussian_blur(img: Tensor, prob: float = 0.5,
             Default: (0.15, 1.15) (reference DACS).
         generator (torch.Generator, optional): random source. Default: None (global).
 
+        per_batch (bool): draw one apply/skip decision and one sigma for the batch.
+            Default: False (per image).
+
     Returns:
         Tensor: (N, C, H, W) images, blurred where drawn.
     """
+    if per_batch:
+        apply = float(torch.rand(1, generator=generator)) < prob
+        sigma = sigma_range[0] + (sigma_range[1] - sigma_range[0]) * float(
+            torch.rand(1, generator=generator))
+        return gaussian_blur(img, sigma) if apply else img
     n = img.shape[0]
     apply = torch.rand(n, generator=generator) < prob
     sigmas = sigma_range[0] + (sigma_range[1] - sigma_range[0]) * torch.rand(
