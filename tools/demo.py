@@ -1,6 +1,6 @@
 """The built-in demo: generate a source and a different target domain, adapt, report.
 
-    python tools/demo.py                 # what `make demo` runs (~14 minutes on 2 cores)
+    python tools/demo.py                 # what `make demo` runs (~12 minutes on 2 idle cores)
     python tools/demo.py --rerun         # train again instead of reusing finished runs
 
 No download: both domains come from the generator (``configs/benchmarks/demo_cpu.py``) —

@@ -1,4 +1,4 @@
-# The built-in demo (`make demo`): no download, ~14 minutes on 2 idle CPU cores (45 under load).
+# The built-in demo (`make demo`): no download, 11.7 minutes measured on 2 idle CPU cores.
 # Source: clean 'lab' renders of cracks; target: 'field_demo' (demo_field_style.json), the harsh
 # 'field' style (strong light gradients, shadows, blur, noise, colour casts, tone changes,
 # distractors, occluders) with cracks wide and dark enough for a model trained from scratch
