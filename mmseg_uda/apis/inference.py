@@ -43,6 +43,7 @@ from mmseg.structures import SegDataSample
 from ..compat.checkpoint import load_checkpoint_checked
 from ..datasets.defect_dataset import default_palette
 from ..deploy.outputs import inspect_probabilities
+from ..deploy.views import tile_boxes
 from ..utils import load_config
 from .files import load_image
 from .thresholds import Thresholds
@@ -217,16 +218,7 @@ def sliding_windows(height: int, width: int, window: int, stride: int) -> List[B
         window (int): window side in pixels.
         stride (int): step between windows in pixels (<= window, so windows overlap or touch).
     """
-    if window < 1 or stride < 1 or stride > window:
-        raise ValueError(f"need 1 <= stride <= window, got window={window}, stride={stride}")
-    rows = max(height - window + stride - 1, 0) // stride + 1
-    cols = max(width - window + stride - 1, 0) // stride + 1
-    boxes = []
-    for r in range(rows):
-        for c in range(cols):
-            y2, x2 = min(r * stride + window, height), min(c * stride + window, width)
-            boxes.append((max(y2 - window, 0), y2, max(x2 - window, 0), x2))
-    return boxes
+    return tile_boxes((height, width), (window, window), (stride, stride))
 
 
 @torch.no_grad()
