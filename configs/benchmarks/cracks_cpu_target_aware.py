@@ -9,11 +9,18 @@
 #       --target ../shared/data/cfd
 # The pavement rows and the oracle are those of cracks_cpu.py (same protocol). Results:
 # docs/benchmarks.md ("Target-aware source data").
+# The HRDA rows run the batched path they were measured with (hrda_photos_ignore and the
+# pavement HRDA row, 2026-12-02 and 2026-11-24), not the HRDA configs' default since
+# 2026-12-02 17:52 (model.reference_exact=True), and without the later
+# paramwise_cfg.backbone_norm_decay_mult=0.0 (no decay on the backbone's stage-final
+# LayerNorms), so that the HRDA rows of the table differ only by their source.
 _base_ = ['./cracks_cpu.py']
 _fitted = dict(fit_style=True)
 _photos = dict(fit_style=True, backgrounds='target')
 _photos_ignore = dict(fit_style=True, backgrounds='target',
                       ignore_from=dict(method='source_only_fitted'))
+_hrda_batched = ['model.reference_exact=False',
+                 'optim_wrapper.paramwise_cfg.backbone_norm_decay_mult=None']
 methods = dict(
     _delete_=True,
     source_only_fitted=dict(config='configs/source_only_cracks_cpu.py', generate=_fitted),
@@ -23,5 +30,10 @@ methods = dict(
     dacs_fitted=dict(config='configs/dacs_cracks_cpu.py', generate=_fitted),
     dacs_photos=dict(config='configs/dacs_cracks_cpu.py', generate=_photos),
     dacs_photos_ignore=dict(config='configs/dacs_cracks_cpu.py', generate=_photos_ignore),
-    hrda_photos_ignore=dict(config='configs/hrda_cracks_cpu.py', generate=_photos_ignore),
+    hrda_fitted=dict(config='configs/hrda_cracks_cpu.py', generate=_fitted,
+                     cfg_options=_hrda_batched),
+    hrda_photos=dict(config='configs/hrda_cracks_cpu.py', generate=_photos,
+                     cfg_options=_hrda_batched),
+    hrda_photos_ignore=dict(config='configs/hrda_cracks_cpu.py', generate=_photos_ignore,
+                            cfg_options=_hrda_batched),
 )
