@@ -50,6 +50,15 @@ def _write_photos(folder: Path, n: int = 6, size=(160, 120), quality: int | None
     return folder
 
 
+def _assert_refused(args: list, out: Path, expect: str, capsys) -> None:
+    """The CLI stops with a usage error (exit 2) naming ``expect``, and writes no ``out``."""
+    with pytest.raises(SystemExit) as exc:
+        cli_main(args + ["--out", str(out)])
+    assert exc.value.code == 2
+    assert expect in capsys.readouterr().err
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------- measurement
 @pytest.mark.parametrize("quality", [30, 70, 95])
 def test_jpeg_quality_read_from_the_quantisation_table(quality):
@@ -93,7 +102,9 @@ def test_fitted_style_reproduces_a_known_target(tmp_path):
     want = summarize_stats(truth)["summary"]
     got = summarize_stats([image_stats(render_sample(11, i, ("crack",), (160, 120), style)[0])
                            for i in range(16)])["summary"]
-    for stat in ("mean", "std", "gradient", "noise", "sharpness"):
+    assert set(TOLERANCE) == {"mean", "std", "gradient", "noise", "sharpness",
+                              "texture_scale", "roughness"}
+    for stat in TOLERANCE:  # every statistic fit-style reports a tolerance for
         assert _within(stat, got[stat]["median"], want[stat]["median"]), (
             stat, got[stat]["median"], want[stat]["median"], TOLERANCE[stat])
     # The colour balance of the target (a cast) is the generated images' too.
@@ -115,9 +126,40 @@ def test_fit_style_cli_writes_a_loadable_file_and_refuses_to_overwrite(tmp_path,
     data = json.loads(out.read_text())
     assert data["fit"]["images"] == ["p00.png", "p01.png", "p02.png"]
     assert data["imaging"]["jpeg"]["p"] == 0.0  # lossless photos: no JPEG
-    load_style(out)
+    # A fitted style file (levels exemplars, fit record) round-trips and is data: the file
+    # and its content as a dict give the same images.
+    style = load_style(out)
+    written = style_to_dict(style)
+    assert style_to_dict(style_from_dict(json.loads(json.dumps(written)))) == written
+    generate_dataset(tmp_path / "a", num=2, size=(96, 64), style=str(out), progress=False)
+    generate_dataset(tmp_path / "b", num=2, size=(96, 64), style=data, progress=False)
+    for sub in ("images", "masks"):
+        for p in sorted((tmp_path / "a" / sub).iterdir()):
+            assert p.read_bytes() == (tmp_path / "b" / sub / p.name).read_bytes()
     with pytest.raises(SystemExit):
         cli_main(["fit-style", "--target", str(target), "--out", str(out)])
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "corrupt", "split"])
+def test_fit_style_bad_target_stops_before_writing(tmp_path, case, capsys):
+    target = tmp_path / "t"
+    args = ["fit-style", "--target", str(target)]
+    if case == "missing":
+        expect = "image folder not found"
+    else:
+        _write_photos(target, n=2)
+    if case == "empty":
+        for p in (target / "images").iterdir():
+            p.unlink()
+        expect = "no images"
+    elif case == "corrupt":
+        (target / "images" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+        expect = "broken.jpg"
+    elif case == "split":
+        (target / "train.txt").write_text("p00\nmissing\n")
+        args += ["--split", "train.txt"]
+        expect = "'missing'"
+    _assert_refused(args, tmp_path / "style.json", expect, capsys)
 
 
 # ----------------------------------------------------------------------------- style files
@@ -136,18 +178,21 @@ def test_style_file_round_trip_and_same_images(tmp_path):
     assert a["style"]["name"] == "pavement" and a["args"]["style_file"] == str(path.resolve())
 
 
+# Each message names the key and the bad value (the test also checks the file is named).
 @pytest.mark.parametrize("bad, message", [
-    ({"name": "x", "base": "pavement", "colour": 1}, "unknown key"),
-    ({"name": "x", "base": "nope"}, "unknown base style"),
-    ({"name": "x", "base": "pavement", "imaging": {"noise": {"p": 1.5}}}, "imaging.noise.p"),
+    ({"name": "x", "base": "pavement", "colour": 1}, "unknown key(s) ['colour']"),
+    ({"name": "x", "base": "nope"}, "unknown base style 'nope'"),
+    ({"name": "x", "base": "pavement", "imaging": {"noise": {"p": 1.5}}},
+     "imaging.noise.p must be a probability in [0, 1], got 1.5"),
     ({"name": "x", "base": "pavement", "imaging": {"jpeg": {"quality": [10, 300]}}},
-     "quality"),
+     "imaging.jpeg.quality must be in [1, 100], got [10, 300]"),
     ({"name": "x", "base": "pavement", "imaging": {"blur": {"sigma": [1.0, 0.5]}}},
-     "low > high"),
-    ({"name": "x", "base": "pavement", "zoom": [2.0, 1.0]}, "zoom"),
-    ({"name": "x", "base": "pavement", "defects": {"crack": {"widht": 2}}}, "widht"),
+     "imaging.blur.sigma: low > high in [1.0, 0.5]"),
+    ({"name": "x", "base": "pavement", "zoom": [2.0, 1.0]}, "zoom must be 0 < low <= high, got"),
+    ({"name": "x", "base": "pavement", "defects": {"crack": {"widht": 2}}},
+     "'crack' has no option 'widht'"),
     ({"name": "x", "base": "pavement", "imaging": {"levels": {"exemplars": [{"mean": 1}]}}},
-     "exemplars[0]"),
+     "exemplars[0] must be dict(mean=0..255"),
 ])
 def test_bad_style_file_stops_before_writing(tmp_path, bad, message, capsys):
     path = tmp_path / "bad.json"
@@ -156,7 +201,8 @@ def test_bad_style_file_stops_before_writing(tmp_path, bad, message, capsys):
     with pytest.raises(SystemExit) as exc:
         cli_main(["generate", "--style", str(path), "--num", "2", "--out", str(out)])
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
     assert not out.exists()
 
 
@@ -296,12 +342,7 @@ def test_bad_backgrounds_stop_before_writing(tmp_path, case, capsys):
         (photos / "train.txt").write_text("bg0\nmissing\n")
         args += ["--backgrounds-split", "train.txt"]
         expect = "'missing'"
-    out = tmp_path / "out"
-    with pytest.raises(SystemExit) as exc:
-        cli_main(args + ["--out", str(out)])
-    assert exc.value.code == 2
-    assert expect in capsys.readouterr().err
-    assert not out.exists()
+    _assert_refused(args, tmp_path / "out", expect, capsys)
 
 
 def test_check_backgrounds_lists_photos_of_a_split(tmp_path):
