@@ -95,6 +95,7 @@ def test_fitted_style_reproduces_a_known_target(tmp_path):
                     [cv2.IMWRITE_JPEG_QUALITY, 70])
         truth.append(image_stats(cv2.imread(str(target / "images" / f"t{i:02d}.jpg"))))
     style = fit_style(target, log=None, probe_images=16)
+    assert fit_style(target, log=None, probe_images=16) == style  # deterministic
     assert style["fit"]["jpeg_quality"] == [70] * 10
     assert style["imaging"]["jpeg"]["p"] == 1.0
     lo, hi = style["imaging"]["jpeg"]["quality"]
