@@ -502,8 +502,9 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             run_env["SOURCE_ROOT"] = target_root
         elif spec["source"]:
             run_env["SOURCE_ROOT"] = osp.abspath(spec["source"])
-        elif spec["generate"] and not spec["generate"].get("ignore_from"):
-            # a method with its own generated source (generator ablation, target-aware source)
+        elif spec["generate"] and not spec["generate"].get("ignore_from") and not only_finished:
+            # a method with its own generated source (generator ablation, target-aware source);
+            # --only-finished trains nothing, so a stale cache is not generated again
             run_env["SOURCE_ROOT"] = generate_source(
                 {**base_generator, **spec["generate"]}, osp.join(work_dir, "sources", method),
                 target_root)

@@ -225,6 +225,20 @@ def test_target_aware_keys_are_checked(tmp_path):
                                dict(max_iters=10)) == [specs["so"]["config"], str(ckpt)]
 
 
+def test_only_finished_generates_no_source(tmp_path):
+    # A method's own generated source is not made (or made again when stale) by a call that
+    # trains nothing: the table reads the finished runs' reports only.
+    target = _target(tmp_path)
+    bench_cfg = dict(seeds=[0], budget=dict(max_iters=2, val_interval=2),
+                     target=dict(root=target),
+                     methods=dict(so=dict(config="configs/source_only_cracks_cpu.py",
+                                          generate=dict(num=2, size="64x48", fit_style=True))))
+    work = tmp_path / "work"
+    with pytest.raises(SystemExit, match="no finished run"):
+        bench.run_benchmark(bench_cfg, "t", str(work), only_finished=True)
+    assert not (work / "sources").exists()
+
+
 def test_gap_closed_only_when_the_oracle_is_above_source_only():
     # issue 17: an oracle at 0.0 and DACS below source-only printed "41 %"
     table = bench.summarize({"source_only": [run(0, 4.6)], "dacs": [run(0, 2.7)],
