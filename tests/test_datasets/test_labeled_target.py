@@ -210,3 +210,34 @@ def test_benchmark_chooses_from_train_only_per_seed(tmp_path):
         ba.method_spec("t", dict(config="configs/source_only_cracks_cpu.py", labeled_target=5,
                                  tent=dict(after="s")))
     assert ba.parse_args(["b.py", "--labeled-target", "5"]).labeled_target == 5
+
+
+@pytest.mark.slow
+def test_benchmark_runs_record_their_labeled_images(tmp_path):
+    """run_benchmark end to end (tiny, generated data): split file, run dir, run.json, log and
+    test report name the same images of train.txt."""
+    import json
+
+    from test_tools.test_demo import tiny_method
+
+    bench = dict(
+        target=dict(generate=dict(type="crack", num=10, size=64, seed=1, style="field")),
+        source=dict(generate=dict(type="crack", num=6, size=64, seed=0, style="lab")),
+        seeds=[0], budget=dict(max_iters=2, val_interval=2),
+        methods=dict(dacs_2=dict(tiny_method(DACS_CPU), labeled_target=2)),
+        cfg_options=["val_dataloader.dataset.split=val.txt",
+                     "test_dataloader.dataset.split=val.txt"])
+    work = str(tmp_path / "bench")
+    payload = ba.run_benchmark(bench, "tiny", work)
+    run = osp.join(work, "dacs_2", "seed0_labels2")
+    names = _split(run, "labeled_target.txt")
+    target = payload["target"]
+    assert names == ba.choose_target_labels(target, 2, 0)
+    assert set(names) <= set(_split(target)) and not set(names) & set(_split(target, "val.txt"))
+    with open(osp.join(run, "run.json")) as f:
+        assert json.load(f)["labeled_target"]["names"] == names
+    with open(osp.join(run, "report.json")) as f:
+        assert json.load(f)["data"]["labeled_target"]["names"] == names
+    with open(osp.join(run, "train.log")) as f:
+        assert "UDADataset labeled target: 2 images" in f.read()
+    assert payload["runs"]["dacs_2"][0]["labeled_target"]["names"] == names
