@@ -366,7 +366,8 @@ def labeled_target_provenance(cfg: Config) -> Dict[str, Any]:
         return {}
     root = (dataset.get("target") or {}).get("data_root") or ""
     path = osp.abspath(osp.join(root, labeled["split"]))  # an absolute split stays itself
-    out: Dict[str, Any] = dict(split=path, ratio=labeled.get("ratio", DEFAULT_LABELED_RATIO),
+    out: Dict[str, Any] = dict(data_root=osp.abspath(root), split=path,
+                               ratio=labeled.get("ratio", DEFAULT_LABELED_RATIO),
                                seed=labeled.get("seed", 0))
     try:
         names = select_labeled_target(_read_split(path), labeled.get("num"),
@@ -388,7 +389,7 @@ def check_labeled_target(cfg: Config) -> None:
     labeled = labeled_target_provenance(cfg)
     if not labeled.get("names"):
         return
-    root = osp.dirname(labeled["split"])
+    root = labeled["data_root"]  # the images' folder (the split file may live elsewhere)
     for path, ds in _dataset_dicts(cfg):
         if not path.startswith("val_dataloader") or not isinstance(ds.get("data_root"), str):
             continue

@@ -170,9 +170,14 @@ def test_config_checks_before_training_and_provenance(tmp_path):
     with pytest.raises(DatasetError, match="num = 30 but the split file"):
         check_data(load_config(_write_config(tmp_path, src, tgt, split="train.txt", num=30)),
                    "train")
-    # images of the evaluation split are refused
+    # images of the evaluation split are refused, wherever the split file is
     with pytest.raises(DatasetError, match="also in the evaluation split"):
         check_data(load_config(_write_config(tmp_path, src, tgt, split="test.txt", num=2)),
+                   "train")
+    elsewhere = tmp_path / "chosen.txt"
+    elsewhere.write_text("0001\n0009\n")
+    with pytest.raises(DatasetError, match=r"1 of the labeled target images .*\['0009'\]"):
+        check_data(load_config(_write_config(tmp_path, src, tgt, split=str(elsewhere))),
                    "train")
 
 
