@@ -14,4 +14,7 @@ methods = dict(
     _delete_=True,
     dacs_5_labels=dict(config='configs/dacs_cracks_cpu.py', labeled_target=5),
     dacs_10_labels=dict(config='configs/dacs_cracks_cpu.py', labeled_target=10),
+    # The same 5 labels without adaptation (source + 5 labeled target images): what the
+    # labels alone bring.
+    source_only_5_labels=dict(config='configs/source_only_cracks_cpu.py', labeled_target=5),
 )
