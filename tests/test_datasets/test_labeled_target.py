@@ -243,6 +243,9 @@ def test_benchmark_runs_record_their_labeled_images(tmp_path):
         assert json.load(f)["labeled_target"]["names"] == names
     with open(osp.join(run, "report.json")) as f:
         assert json.load(f)["data"]["labeled_target"]["names"] == names
+    with open(osp.join(run, "report.md")) as f:
+        assert f"labeled target images (`{run}/labeled_target.txt`, share 0.5 of the source " \
+               f"items): {', '.join(names)}" in f.read()
     with open(osp.join(run, "train.log")) as f:
         assert "UDADataset labeled target: 2 images" in f.read()
     assert payload["runs"]["dacs_2"][0]["labeled_target"]["names"] == names
