@@ -183,15 +183,18 @@ def generate_source(gen: dict, out_dir: str, target_root: Optional[str] = None) 
     return data_dir
 
 
-def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict) -> List[str]:
+def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict,
+                  labeled_target: Optional[int] = None) -> List[str]:
     """``[config, checkpoint]`` of ``ignore_from``: a pair, or dict(method=NAME) — that
-    method's final checkpoint of the same seed (it must run first and keep checkpoints)."""
+    method's final checkpoint of the same seed (it must run first and keep checkpoints;
+    ``labeled_target``: ``--labeled-target``, which decides its run dir)."""
     if isinstance(ignore, dict):
         other = ignore.get("method")
         if other not in specs or set(ignore) != {"method"}:
             raise SystemExit(f"ignore_from must be [config, checkpoint] or dict(method=NAME) "
                              f"with NAME among {list(specs)}, got {ignore}")
-        ckpt = osp.join(work_dir, other, f"seed{seed}", f"iter_{budget['max_iters']}.pth")
+        run_dir = run_dir_of(work_dir, other, seed, method_labels(specs[other], labeled_target))
+        ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
         if not osp.isfile(ckpt):
             raise SystemExit(f"ignore_from: {other!r} seed {seed} has no checkpoint {ckpt!r}: "
                              f"list {other!r} first and keep checkpoints")
@@ -602,7 +605,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             if ignore and not only_finished:  # another method's model of this seed
                 run_env["SOURCE_ROOT"] = generate_source(
                     {**base_generator, **spec["generate"],
-                     "ignore_from": _ignore_model(ignore, every_spec, work_dir, seed, budget)},
+                     "ignore_from": _ignore_model(ignore, every_spec, work_dir, seed, budget,
+                                                  labeled_target)},
                     osp.join(work_dir, "sources", method, f"seed{seed}"), target_root)
             run_env.update(root_aliases(bench.get("root_env"), run_env))
             labels = method_labels(spec, labeled_target)

@@ -215,6 +215,15 @@ def test_benchmark_chooses_from_train_only_per_seed(tmp_path):
         ba.method_spec("t", dict(config="configs/source_only_cracks_cpu.py", labeled_target=5,
                                  tent=dict(after="s")))
     assert ba.parse_args(["b.py", "--labeled-target", "5"]).labeled_target == 5
+    # ignore_from=dict(method=...) finds that method's checkpoint in its labeled run dir
+    ckpt = tmp_path / "w" / "d" / "seed0_labels5" / "iter_2.pth"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    specs = dict(d=spec, s=plain)
+    assert ba._ignore_model(dict(method="d"), specs, str(tmp_path / "w"), 0,
+                            dict(max_iters=2)) == [spec["config"], str(ckpt)]
+    with pytest.raises(SystemExit, match="seed0_labels3"):
+        ba._ignore_model(dict(method="s"), specs, str(tmp_path / "w"), 0, dict(max_iters=2), 3)
 
 
 @pytest.mark.slow
