@@ -257,8 +257,8 @@ def labeled_target_spec(name: str, value, tent: bool = False) -> Optional[dict]:
 def method_labels(spec: dict, default: Optional[int]) -> Optional[dict]:
     """The labeled target of a method's runs: its own key, else ``--labeled-target`` (not
     for tent methods, which train nothing)."""
-    if spec["labeled_target"] or spec["tent"] or not default:
-        return spec["labeled_target"]
+    if spec.get("labeled_target") or spec.get("tent") or not default:
+        return spec.get("labeled_target")
     return labeled_target_spec("--labeled-target", default)
 
 

@@ -273,10 +273,11 @@ class UDADataset:
                 metainfo=dict(self.source.metainfo),
                 pipeline=list(getattr(self.source.pipeline, "transforms", [])))
         except DatasetError as exc:
-            raise DatasetError(f"labeled_target: {exc}") from exc
+            message = str(exc)
+            if not message.startswith("labeled_target"):
+                message = f"labeled_target: {message}"
+            raise DatasetError(message) from exc
         self.labeled_ratio = ratio
-        self.labeled_target_cfg = dict(split=self.labeled.ann_file, num=len(self.labeled),
-                                       ratio=float(ratio), seed=int(cfg.get("seed", 0)))
         print_log(f"UDADataset labeled target: {len(self.labeled)} images of "
                   f"{self.labeled.ann_file!r}, share {float(ratio):g} of the source items: "
                   f"{', '.join(self.labeled_target_names)}", logger="current")
