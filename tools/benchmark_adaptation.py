@@ -16,6 +16,13 @@ the target's labeled train split), ``dict(config=..., generate=dict(...))`` (its
 source), ``dict(config=..., tent=dict(after=METHOD, args=[...]))`` (``tools/tent.py`` on that
 method's final checkpoint of the same seed; its time is the adaptation alone).
 
+A few labeled target images: ``labeled_target=N`` in a method's dict (or ``dict(num=N,
+ratio=r)``), or ``--labeled-target N`` for every trained method without its own key, adds N
+images of the target's ``train.txt`` (never ``test.txt``) with their masks to the supervised
+stream (``train_dataloader.dataset.labeled_target`` of the UDA set): chosen per seed by a
+seeded shuffle, listed in ``<run dir>/labeled_target.txt`` and ``run.json``; the run dir is
+``<method>/seed<S>_labels<N>``, so runs with other N are never reused.
+
 ``defect_class`` names the class scored (default ``'crack'``); a list of classes (a multi-class
 benchmark, e.g. ``configs/benchmarks/magnetic_tile_cpu.py``) scores their mean IoU (the mIoU over
 the defect classes, background left out) with one IoU column per class. ``root_env=dict(source=
@@ -63,6 +70,10 @@ def parse_args(argv=None):
     parser.add_argument("--only-finished", action="store_true",
                         help="train nothing: write the table over the runs that have a report "
                              "(e.g. after running methods and seeds in parallel invocations)")
+    parser.add_argument("--labeled-target", type=int, default=None, metavar="N",
+                        help="add N labeled images of the target's train.txt (chosen per "
+                             "seed) to the supervised stream of every trained method that "
+                             "has no labeled_target key of its own")
     parser.add_argument("--cfg-options", nargs="+", default=[],
                         help="extra --cfg-options passed to every training run")
     return parser.parse_args(argv)
@@ -172,15 +183,18 @@ def generate_source(gen: dict, out_dir: str, target_root: Optional[str] = None) 
     return data_dir
 
 
-def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict) -> List[str]:
+def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict,
+                  labeled_target: Optional[int] = None) -> List[str]:
     """``[config, checkpoint]`` of ``ignore_from``: a pair, or dict(method=NAME) — that
-    method's final checkpoint of the same seed (it must run first and keep checkpoints)."""
+    method's final checkpoint of the same seed (it must run first and keep checkpoints;
+    ``labeled_target``: ``--labeled-target``, which decides its run dir)."""
     if isinstance(ignore, dict):
         other = ignore.get("method")
         if other not in specs or set(ignore) != {"method"}:
             raise SystemExit(f"ignore_from must be [config, checkpoint] or dict(method=NAME) "
                              f"with NAME among {list(specs)}, got {ignore}")
-        ckpt = osp.join(work_dir, other, f"seed{seed}", f"iter_{budget['max_iters']}.pth")
+        run_dir = run_dir_of(work_dir, other, seed, method_labels(specs[other], labeled_target))
+        ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
         if not osp.isfile(ckpt):
             raise SystemExit(f"ignore_from: {other!r} seed {seed} has no checkpoint {ckpt!r}: "
                              f"list {other!r} first and keep checkpoints")
@@ -199,11 +213,12 @@ def method_spec(name: str, spec) -> dict:
     if isinstance(spec, str):
         spec = dict(config=spec)
     spec = dict(spec)
-    unknown = set(spec) - {"config", "source", "generate", "cfg_options", "tent"}
+    unknown = set(spec) - {"config", "source", "generate", "cfg_options", "tent",
+                           "labeled_target"}
     if unknown or "config" not in spec:
         raise SystemExit(f"method {name!r}: expected a config path or dict(config=..., "
                          f"source=..., generate=dict(...), cfg_options=[...], "
-                         f"tent=dict(after=METHOD, args=[...])), got {spec}")
+                         f"tent=dict(after=METHOD, args=[...]), labeled_target=N), got {spec}")
     if not osp.isfile(osp.join(REPO, spec["config"])):
         raise SystemExit(f"method {name!r}: config not found: {spec['config']!r}")
     tent = spec.get("tent")
@@ -215,7 +230,83 @@ def method_spec(name: str, spec) -> dict:
                 generate=dict(spec.get("generate") or {}),
                 cfg_options=list(spec.get("cfg_options", [])),
                 tent=None if tent is None else dict(after=tent["after"],
-                                                    args=list(tent.get("args", []))))
+                                                    args=list(tent.get("args", []))),
+                labeled_target=labeled_target_spec(name, spec.get("labeled_target"),
+                                                   tent is not None))
+
+
+# ----------------------------------------------------------------------------- labeled target
+LABELED_SPLIT = "labeled_target.txt"  # the run dir's list of the labeled target images
+
+
+def labeled_target_spec(name: str, value, tent: bool = False) -> Optional[dict]:
+    """A method's ``labeled_target``: N, or dict(num=N, ratio=r); None or 0: none."""
+    if value is None or value == 0:
+        return None
+    spec = dict(num=value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(spec, dict) or set(spec) - {"num", "ratio"} or \
+            not isinstance(spec.get("num"), int) or spec["num"] < 1:
+        raise SystemExit(f"method {name!r}: labeled_target must be N >= 1 or dict(num=N, "
+                         f"ratio=r), got {value!r}")
+    if tent:
+        raise SystemExit(f"method {name!r}: a tent method trains nothing; give "
+                         "labeled_target to the method it adapts")
+    return dict(spec)
+
+
+def method_labels(spec: dict, default: Optional[int]) -> Optional[dict]:
+    """The labeled target of a method's runs: its own key, else ``--labeled-target`` (not
+    for tent methods, which train nothing)."""
+    if spec.get("labeled_target") or spec.get("tent") or not default:
+        return spec.get("labeled_target")
+    return labeled_target_spec("--labeled-target", default)
+
+
+def run_dir_of(work_dir: str, method: str, seed: int, labels: Optional[dict]) -> str:
+    """A run's folder: ``<method>/seed<S>``, ``<method>/seed<S>_labels<N>`` with N labeled
+    target images (so runs with another N are never reused)."""
+    suffix = f"_labels{labels['num']}" if labels else ""
+    return osp.join(work_dir, method, f"seed{seed}{suffix}")
+
+
+def choose_target_labels(target_root: str, num: int, seed: int) -> List[str]:
+    """``num`` images of the target's ``train.txt`` for a run of ``seed``: a seeded shuffle
+    (:func:`mmseg_uda.datasets.uda_dataset.choose_labeled_target`; nested: the 5 of a seed are
+    the first 5 of its 10). Names also listed in ``test.txt`` are never chosen."""
+    from mmseg_uda.datasets.defect_dataset import DatasetError, _read_split
+    from mmseg_uda.datasets.uda_dataset import choose_labeled_target
+
+    train = osp.join(target_root, "train.txt")
+    if not osp.isfile(train):
+        raise SystemExit(f"labeled target: the target {target_root!r} has no train.txt to "
+                         "choose the labeled images from")
+    test = osp.join(target_root, "test.txt")
+    held_out = set(_read_split(test)) if osp.isfile(test) else set()
+    names = [n for n in _read_split(train) if n not in held_out]
+    try:
+        return choose_labeled_target(names, num, seed)
+    except DatasetError as exc:
+        raise SystemExit(f"labeled target: {exc} ({train!r}"
+                         f"{', less those in test.txt' if held_out else ''})") from exc
+
+
+def labeled_target_options(labels: Optional[dict], target_root: str, run_dir: str,
+                           seed: int) -> Tuple[List[str], Optional[dict]]:
+    """``--cfg-options`` of a run's labeled target images and their record for run.json.
+
+    Writes the chosen names to ``<run_dir>/labeled_target.txt`` (the split the run reads).
+    """
+    if not labels:
+        return [], None
+    names = choose_target_labels(target_root, labels["num"], seed)
+    split = osp.join(run_dir, LABELED_SPLIT)
+    with open(split, "w") as f:
+        f.write("\n".join(names) + "\n")
+    key = "train_dataloader.dataset.labeled_target"
+    opts = [f"{key}.split={split}", f"{key}.num={len(names)}"]
+    if labels.get("ratio") is not None:
+        opts.append(f"{key}.ratio={labels['ratio']}")
+    return opts, dict(num=len(names), ratio=labels.get("ratio"), split=split, names=names)
 
 
 def root_aliases(root_env: Optional[dict], env: dict) -> Dict[str, str]:
@@ -415,7 +506,7 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                   iters: Optional[int] = None, target: Optional[str] = None,
                   source: Optional[str] = None, rerun: bool = False,
                   cfg_options: Sequence[str] = (), table_title: Optional[str] = None,
-                  only_finished: bool = False) -> dict:
+                  only_finished: bool = False, labeled_target: Optional[int] = None) -> dict:
     """Run (or reuse) every method x seed of ``bench`` and write the table and the plot.
 
     Args:
@@ -430,6 +521,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
         only_finished (bool): train nothing; tabulate the runs that have a report (a method
             without any is left out). Default: False.
         cfg_options (Sequence[str]): extra ``--cfg-options`` for every training run.
+        labeled_target (int, optional): N labeled target images for every trained method
+            without a ``labeled_target`` key of its own (``--labeled-target``).
         table_title (str, optional): first line of results.md. Default: ``name``.
 
     Returns:
@@ -513,10 +606,12 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             if ignore and not only_finished:  # another method's model of this seed
                 run_env["SOURCE_ROOT"] = generate_source(
                     {**base_generator, **spec["generate"],
-                     "ignore_from": _ignore_model(ignore, every_spec, work_dir, seed, budget)},
+                     "ignore_from": _ignore_model(ignore, every_spec, work_dir, seed, budget,
+                                                  labeled_target)},
                     osp.join(work_dir, "sources", method, f"seed{seed}"), target_root)
             run_env.update(root_aliases(bench.get("root_env"), run_env))
-            run_dir = osp.join(work_dir, method, f"seed{seed}")
+            labels = method_labels(spec, labeled_target)
+            run_dir = run_dir_of(work_dir, method, seed, labels)
             report_path = osp.join(run_dir, "report.json")
             record_path = osp.join(run_dir, "run.json")
             if only_finished and not osp.isfile(report_path):
@@ -529,10 +624,13 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 if osp.isdir(run_dir):  # an interrupted run: start it cleanly
                     shutil.rmtree(run_dir)
                 os.makedirs(run_dir)
+                label_opts, label_record = labeled_target_options(labels, target_root, run_dir,
+                                                                  seed)
                 opts = [f"randomness.seed={seed}", f"train_cfg.max_iters={budget['max_iters']}",
                         f"train_cfg.val_interval={budget['val_interval']}",
                         f"default_hooks.checkpoint.interval={budget['max_iters']}",
-                        *bench.get("cfg_options", []), *spec["cfg_options"], *cfg_options]
+                        *bench.get("cfg_options", []), *spec["cfg_options"], *cfg_options,
+                        *label_opts]
                 eta = ""
                 if trained:
                     per_run = (time.time() - bench_start) / trained
@@ -542,7 +640,9 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
                 if spec["tent"]:  # test-time adaptation of another method's final checkpoint
                     after = spec["tent"]["after"]
-                    base = osp.join(work_dir, after, f"seed{seed}",
+                    base_labels = (method_labels(every_spec[after], labeled_target)
+                                   if after in every_spec else None)
+                    base = osp.join(run_dir_of(work_dir, after, seed, base_labels),
                                     f"iter_{budget['max_iters']}.pth")
                     if not osp.isfile(base):
                         raise SystemExit(f"method {method!r} adapts {after!r} seed {seed}, "
@@ -565,7 +665,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                     json.dump(dict(method=method, config=cfg, seed=seed, seconds=seconds,
                                    iterations=budget["max_iters"], options=opts,
                                    source=run_env["SOURCE_ROOT"],
-                                   tent_after=(spec["tent"] or {}).get("after")), f, indent=2)
+                                   tent_after=(spec["tent"] or {}).get("after"),
+                                   labeled_target=label_record), f, indent=2)
                 if bench.get("delete_checkpoints", False):
                     os.remove(ckpt)
                 trained += 1
@@ -575,7 +676,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             with open(record_path) as f:
                 record = json.load(f)
             results[method].append(dict(seed=seed, seconds=record["seconds"],
-                                        scores=defect_scores(report, defect)))
+                                        scores=defect_scores(report, defect),
+                                        labeled_target=record.get("labeled_target")))
             settings.append(tile_settings(report))
             curves[method].append(val_curve(run_dir, curve_key))
 
@@ -614,7 +716,7 @@ def main(argv=None):
     return run_benchmark(bench.to_dict(), name, work_dir, args.out_dir, methods=methods,
                          seeds=seeds, iters=args.iters, target=args.target, source=args.source,
                          rerun=args.rerun, cfg_options=args.cfg_options,
-                         only_finished=args.only_finished)
+                         only_finished=args.only_finished, labeled_target=args.labeled_target)
 
 
 def _cuda() -> str:

@@ -369,6 +369,7 @@ class DefectDataset(BaseSegDataset):
                     f"{img_dir!r}, e.g. {missing[:5]}")
         else:
             names = list(index)
+        names = self.select_names(names)
         data_list = []
         for name in names:
             info = dict(img_path=index[name], name=name, label_map=self.label_map,
@@ -382,6 +383,11 @@ class DefectDataset(BaseSegDataset):
             data_list.append(info)
         self._check_files(data_list)
         return data_list
+
+    def select_names(self, names: List[str]) -> List[str]:
+        """The images of the split this dataset uses (all of them; subclasses choose), before
+        any file is checked."""
+        return names
 
     # ------------------------------------------------------------------ checks
     def image_loader(self):

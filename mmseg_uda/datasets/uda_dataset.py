@@ -8,11 +8,17 @@ MMEngine's ``pseudo_collate`` turns a list of them into
 Both datasets are built — and so checked (missing/empty folders, unreadable files, mask
 values outside the classes) — when this dataset is built, i.e. before the first training
 iteration.
+
+With ``labeled_target=dict(split=..., num=N, ratio=r)`` a few *labeled* target images (with
+their masks) join the supervised stream: a share ``r`` of the source items are drawn from them
+(see :class:`UDADataset`); the unlabeled target stream is unchanged.
 """
 
 from __future__ import annotations
 
+import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Union
 
 import cv2
@@ -21,9 +27,73 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
-from .defect_dataset import DatasetError
+from .defect_dataset import DatasetError, DefectDataset
 
 RCS_KEYS = ("temperature", "min_pixels", "min_crop_pixels", "max_crop_attempts")
+LABELED_TARGET_KEYS = ("split", "num", "ratio", "seed")
+# Share of the supervised items that are labeled target images when ``ratio`` is not given:
+# one of the two source items of the reference batch (2 source + 2 target).
+DEFAULT_LABELED_RATIO = 0.5
+
+
+def choose_labeled_target(names: Sequence[str], num: int, seed: int = 0) -> List[str]:
+    """``num`` of ``names``, chosen by a seeded shuffle (the first ``num`` of a permutation).
+
+    The same seed gives nested choices: the 5 images of a seed are the first 5 of its 10.
+
+    Args:
+        names (Sequence[str]): candidate image names (e.g. the target's ``train.txt``).
+        num (int): how many to choose, 1 <= num <= len(names).
+        seed (int): seed of the shuffle. Default: 0.
+
+    Returns:
+        list[str]: the chosen names, in the order of the shuffle.
+
+    Raises:
+        DatasetError: ``num`` outside 1..len(names).
+    """
+    if not 1 <= int(num) <= len(names):
+        raise DatasetError(f"labeled_target.num = {num}: choose between 1 and the "
+                           f"{len(names)} images of the split")
+    order = np.random.default_rng(int(seed)).permutation(len(names))
+    return [names[i] for i in order[:int(num)]]
+
+
+class LabeledTargetDataset(DefectDataset):
+    """The labeled target images of :class:`UDADataset` (``labeled_target``): a
+    :class:`DefectDataset` with masks over ``num`` images of its split, chosen by
+    :func:`choose_labeled_target` before any file is checked (the other images of the split
+    need no mask).
+
+    Args:
+        num (int, optional): how many images of the split; None: all of them.
+        seed (int): seed of the choice. Default: 0.
+        **kwargs: the arguments of :class:`DefectDataset`.
+    """
+
+    def __init__(self, num: Optional[int] = None, seed: int = 0, **kwargs) -> None:
+        self.num = None if num is None else int(num)
+        self.seed = int(seed)
+        super().__init__(**kwargs)
+
+    def select_names(self, names: List[str]) -> List[str]:
+        return select_labeled_target(names, self.num, self.seed, self.ann_file)
+
+
+def select_labeled_target(names: Sequence[str], num: Optional[int], seed: int,
+                          split: str) -> List[str]:
+    """The labeled target images of a split: every name (``num`` None or all of them, in the
+    file's order), else :func:`choose_labeled_target`.
+
+    Raises:
+        DatasetError: ``num`` larger than the split, naming the split file.
+    """
+    if num is None or num == len(names):
+        return list(names)
+    if num > len(names):
+        raise DatasetError(f"labeled_target.num = {num} but the split file {split or 'all'} "
+                           f"lists only {len(names)} images")
+    return choose_labeled_target(names, num, seed)
 
 
 def rare_class_probabilities(class_fraction: Sequence[float], temperature: float,
@@ -100,10 +170,24 @@ class UDADataset:
             ``max_crop_attempts`` times (default 0 = no check; 10 attempts).
         num_workers (int): threads that read the source masks for rare-class sampling.
             Default: 4.
+        labeled_target (dict, optional): None or ``split=None`` (off, default) or
+            ``dict(split=FILE, num=N, ratio=r, seed=0)``: ``N`` labeled images of the target
+            (its ``data_root``; ``FILE`` relative to it or absolute, e.g. ``'train.txt'``;
+            their masks in ``masks/`` are checked like any labeled set) join the supervised
+            stream, through the *source* pipeline. ``num`` images of the split (default:
+            all) are chosen by a shuffle seeded with ``seed`` (:func:`choose_labeled_target`;
+            the other images of the split need no mask). ``ratio`` in (0, 1]
+            (default 0.5) is their exact share of the source items: the k-th item a data
+            worker reads is a labeled target image (drawn uniformly among the N) when
+            ``floor((k + 1) r) > floor(k r)``, so with a batch of B and ``B r`` an integer every
+            batch holds exactly ``B r`` of them (each worker reads whole batches), e.g. one of
+            the 2 source items with r = 0.5. Rare-class sampling draws the other source items;
+            the unlabeled target stream still draws from the whole target set.
     """
 
     def __init__(self, source: Union[dict, BaseDataset], target: Union[dict, BaseDataset],
-                 rare_class_sampling: Optional[dict] = None, num_workers: int = 4) -> None:
+                 rare_class_sampling: Optional[dict] = None, num_workers: int = 4,
+                 labeled_target: Optional[dict] = None) -> None:
         self.source = DATASETS.build(source) if isinstance(source, dict) else source
         self.target = DATASETS.build(target) if isinstance(target, dict) else target
         for name, ds in (("source", self.source), ("target", self.target)):
@@ -119,6 +203,15 @@ class UDADataset:
         self.rcs: Optional[dict] = None
         if rare_class_sampling is not None:
             self._init_rcs(dict(rare_class_sampling), num_workers)
+        self.labeled: Optional[LabeledTargetDataset] = None
+        self.labeled_ratio: Optional[Fraction] = None
+        self._supervised_draws = 0  # items read by this worker (the labeled share's counter)
+        if labeled_target is not None and not hasattr(labeled_target, "get"):
+            raise DatasetError(f"labeled_target must be dict(split=FILE, num=N, ratio=r), got "
+                               f"{labeled_target!r}")
+        if labeled_target is not None and (labeled_target.get("split") is not None or
+                                           labeled_target.get("num") is not None):
+            self._init_labeled_target(dict(labeled_target))
 
     # ------------------------------------------------------------------ dataset API
     @property
@@ -130,12 +223,70 @@ class UDADataset:
         return len(self.source)
 
     def __getitem__(self, idx: int) -> Dict[str, dict]:
-        if self.rcs is None:
+        if self.labeled is not None and self._next_is_labeled():
+            source = self.labeled[int(np.random.randint(len(self.labeled)))]
+        elif self.rcs is None:
             source = self.source[idx]
         else:
             source = self._rare_class_source_item()
         target = self.target[int(np.random.randint(len(self.target)))]
         return dict(source=source, target=target)
+
+    # ------------------------------------------------------------------ labeled target
+    @property
+    def labeled_target_names(self) -> List[str]:
+        """Names of the labeled target images in the supervised stream (empty: none)."""
+        if self.labeled is None:
+            return []
+        return [self.labeled.get_data_info(i)["name"] for i in range(len(self.labeled))]
+
+    def _init_labeled_target(self, cfg: dict) -> None:
+        unknown = sorted(set(cfg) - set(LABELED_TARGET_KEYS))
+        if unknown or not cfg.get("split"):
+            raise DatasetError(f"labeled_target takes {LABELED_TARGET_KEYS} (split required), "
+                               f"got {cfg}")
+        try:
+            ratio = Fraction(str(cfg.get("ratio", DEFAULT_LABELED_RATIO))).limit_denominator(
+                10 ** 6)
+        except (TypeError, ValueError):
+            ratio = None
+        if ratio is None or not 0 < ratio <= 1:
+            raise DatasetError(f"labeled_target.ratio must be in (0, 1], got "
+                               f"{cfg.get('ratio')!r}")
+        num = cfg.get("num")
+        if num is not None and (isinstance(num, bool) or not isinstance(num, int) or num < 1):
+            raise DatasetError(f"labeled_target.num must be an integer >= 1, got {num!r}")
+        root = getattr(self.target, "data_root", None)
+        if not root:
+            raise DatasetError(f"labeled_target needs a target dataset with a data_root, got "
+                               f"{type(self.target).__name__}")
+        mask_dir = osp.join(root, getattr(self.target, "mask_dir", "masks"))
+        if not osp.isdir(mask_dir):
+            raise DatasetError(f"labeled_target: the target {root!r} has no mask folder "
+                               f"{mask_dir!r}; labeled target images need their masks "
+                               "(ROOT/masks/<name>.png)")
+        try:
+            self.labeled = LabeledTargetDataset(
+                num=num, seed=int(cfg.get("seed", 0)), data_root=root, split=cfg["split"],
+                img_dir=getattr(self.target, "img_dir", "images"),
+                mask_dir=getattr(self.target, "mask_dir", "masks"), with_masks=True,
+                metainfo=dict(self.source.metainfo),
+                pipeline=list(getattr(self.source.pipeline, "transforms", [])))
+        except DatasetError as exc:
+            message = str(exc)
+            if not message.startswith("labeled_target"):
+                message = f"labeled_target: {message}"
+            raise DatasetError(message) from exc
+        self.labeled_ratio = ratio
+        print_log(f"UDADataset labeled target: {len(self.labeled)} images of "
+                  f"{self.labeled.ann_file!r}, share {float(ratio):g} of the source items: "
+                  f"{', '.join(self.labeled_target_names)}", logger="current")
+
+    def _next_is_labeled(self) -> bool:
+        k = self._supervised_draws
+        self._supervised_draws += 1
+        r = self.labeled_ratio
+        return (k + 1) * r.numerator // r.denominator > k * r.numerator // r.denominator
 
     # ------------------------------------------------------------------ rare-class sampling
     def _init_rcs(self, cfg: dict, num_workers: int) -> None:
@@ -199,4 +350,6 @@ def _root(dataset) -> str:
     return str(getattr(dataset, "data_root", None) or type(dataset).__name__)
 
 
-__all__: List[str] = ["UDADataset", "count_class_pixels", "rare_class_probabilities"]
+__all__: List[str] = ["LabeledTargetDataset", "UDADataset", "choose_labeled_target",
+                       "count_class_pixels", "rare_class_probabilities",
+                       "select_labeled_target"]

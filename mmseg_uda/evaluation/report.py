@@ -53,6 +53,12 @@ def report_to_markdown(report: dict, title: Optional[str] = None) -> str:
         variable = f" (set by `{data['variable']}`)" if data.get("variable") else ""
         provenance.append(f"- data: `{data.get('data_root')}`{variable}, split "
                           f"`{data.get('split')}`")
+    labeled = data.get("labeled_target") or {}
+    if labeled:
+        listed = ", ".join(labeled.get("names") or []) or "n/a"
+        provenance.append(f"- trained with {labeled.get('num')} labeled target images "
+                          f"(`{labeled.get('split')}`, share {labeled.get('ratio')} of the "
+                          f"source items): {listed}")
     provenance.append(f"- images: {report['num_images']}; scores in percent; pixels with label "
                       f"{report['ignore_index']} ignored")
     thresholds = report.get("thresholds") or {}

@@ -344,9 +344,67 @@ def check_data(cfg: Config, mode: str, build: bool = True) -> List[str]:
             break
         if how:
             notes.append(f"evaluation set {root!r}: split {split or 'all images'} ({how})")
+    if mode == "train":
+        check_labeled_target(cfg)
     if build:
         build_datasets(cfg, wanted)
     return notes
+
+
+def labeled_target_provenance(cfg: Config) -> Dict[str, Any]:
+    """The labeled target images of a UDA training set (``labeled_target`` of
+    ``train_dataloader.dataset``): split file, share, seed and names; ``{}`` without.
+
+    ``names`` is None when the split file cannot be read (the dataset's build reports it).
+    """
+    from mmseg_uda.datasets.defect_dataset import DatasetError, _read_split
+    from mmseg_uda.datasets.uda_dataset import DEFAULT_LABELED_RATIO, select_labeled_target
+
+    dataset = (cfg.get("train_dataloader") or {}).get("dataset") or {}
+    labeled = dataset.get("labeled_target") if hasattr(dataset, "get") else None
+    if not labeled or not hasattr(labeled, "get") or not labeled.get("split"):
+        return {}
+    root = (dataset.get("target") or {}).get("data_root") or ""
+    path = osp.abspath(osp.join(root, labeled["split"]))  # an absolute split stays itself
+    out: Dict[str, Any] = dict(data_root=osp.abspath(root), split=path,
+                               ratio=labeled.get("ratio", DEFAULT_LABELED_RATIO),
+                               seed=labeled.get("seed", 0))
+    try:
+        names = select_labeled_target(_read_split(path), labeled.get("num"),
+                                      int(labeled.get("seed", 0)), path)
+    except (OSError, DatasetError, TypeError, ValueError):
+        names = None
+    out.update(num=len(names) if names is not None else labeled.get("num"), names=names)
+    return out
+
+
+def check_labeled_target(cfg: Config) -> None:
+    """Refuse labeled target images that are also in the evaluation split (same folder).
+
+    Raises:
+        DatasetError: naming the images and the evaluation split file.
+    """
+    from mmseg_uda.datasets.defect_dataset import DatasetError, _read_split, resolve_split
+
+    labeled = labeled_target_provenance(cfg)
+    if not labeled.get("names"):
+        return
+    root = labeled["data_root"]  # the images' folder (the split file may live elsewhere)
+    for path, ds in _dataset_dicts(cfg):
+        if not path.startswith("val_dataloader") or not isinstance(ds.get("data_root"), str):
+            continue
+        split, _ = resolve_split(ds["data_root"], ds.get("split"))
+        evaluated = osp.abspath(osp.join(ds["data_root"], split)) if split else None
+        if evaluated is None or not osp.isfile(evaluated) or \
+                osp.abspath(ds["data_root"]) != osp.abspath(root):
+            continue
+        both = sorted(set(labeled["names"]) & set(_read_split(evaluated)))
+        if both:
+            raise DatasetError(
+                f"labeled_target: {len(both)} of the labeled target images of "
+                f"{labeled['split']!r} are also in the evaluation split {evaluated!r}, e.g. "
+                f"{both[:5]}: the scores would be measured on training labels; choose them "
+                "from the training split (train.txt)")
 
 
 def build_datasets(cfg: Config, dataloaders: Sequence[str]) -> None:
@@ -366,12 +424,17 @@ def build_datasets(cfg: Config, dataloaders: Sequence[str]) -> None:
             for path, ds in _dataset_dicts(cfg):
                 if path.split(".")[0] in dataloaders:
                     DATASETS.build(copy.deepcopy(ds))
+            # The labeled target images of a UDA set are built by the UDA set (they reuse the
+            # source pipeline): build it whole; its parts come from the check cache.
+            if "train_dataloader" in dataloaders and labeled_target_provenance(cfg):
+                DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
     finally:
         logger.setLevel(level)
 
 
 def data_provenance(cfg: Config) -> Dict[str, Any]:
-    """The evaluation set of ``test_dataloader`` for reports: root, split, variable."""
+    """The evaluation set of ``test_dataloader`` for reports: root, split, variable, and the
+    labeled target images of training (:func:`labeled_target_provenance`), if any."""
     from mmseg_uda.datasets.defect_dataset import resolve_split
 
     for path, ds in _dataset_dicts(cfg):
@@ -383,6 +446,9 @@ def data_provenance(cfg: Config) -> Dict[str, Any]:
             for info in (cfg.get(RECORD_KEY) or {}).values():
                 if f"{path}.data_root" in info["used_by"] and info.get("env"):
                     out["variable"] = info["env"]
+            labeled = labeled_target_provenance(cfg)
+            if labeled:  # the model saw these target images' labels in training
+                out["labeled_target"] = labeled
             return out
     return {}
 

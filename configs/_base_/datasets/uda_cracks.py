@@ -54,6 +54,11 @@ train_dataloader = dict(
         # Binary cracks: rare-class sampling would only prefer images with cracks, which
         # almost all synthetic images have. Multi-class sources: dict(temperature=0.01).
         rare_class_sampling=None,
+        # A few labeled target images in the supervised stream, off while split is None:
+        # split='train.txt' (a file of the target's folder, or absolute), num=N of its images
+        # (chosen by a shuffle seeded with seed; None = all), ratio = their exact share of
+        # the source items (0.5: one of the 2 source crops of every batch). docs/uda.md.
+        labeled_target=dict(split=None, num=None, ratio=0.5, seed=0),
     ),
 )
 val_dataloader = dict(
