@@ -189,3 +189,34 @@ def test_wrong_architecture_names_both_sizes(tmp_path):
 def test_simmim_needs_a_mit_backbone():
     with pytest.raises(TypeError, match="MixVisionTransformer"):
         SimMIM(backbone=dict(type="ResNetV1c", depth=18))
+
+
+def test_patch_normalize_standardises_each_square_over_valid_pixels():
+    from mmseg_uda.models.pretrain import patch_normalize
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 8, 8) * 5 + 3
+    out = patch_normalize(x, 4)
+    for r in (0, 4):
+        for c in (0, 4):
+            sq = out[..., r:r + 4, c:c + 4]
+            assert abs(sq.mean().item()) < 1e-5 and abs(sq.std(unbiased=False).item() - 1) < 1e-3
+    valid = torch.ones(1, 1, 8, 8)
+    valid[..., 6:, :] = 0  # padding rows: not in the statistics
+    x2 = x.clone()
+    x2[..., 6:, :] = 1000.0
+    torch.testing.assert_close(patch_normalize(x2, 4, valid)[..., :6, :],
+                               patch_normalize(x, 4, valid)[..., :6, :])
+
+
+def test_simmim_norm_target_predicts_standardised_patches():
+    plain, normed = tiny_simmim(), tiny_simmim(norm_target=True)
+    x = torch.randn(2, 3, 64, 64) * 2 + 1
+    assert plain.target(x) is x
+    target = normed.target(x)
+    assert abs(target[..., :32, :32].mean().item()) < 1e-5
+    torch.manual_seed(0)
+    a = plain(x, None, mode="loss")["loss_mim"]
+    torch.manual_seed(0)
+    b = normed(x, None, mode="loss")["loss_mim"]
+    assert not torch.isclose(a, b)

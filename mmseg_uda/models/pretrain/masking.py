@@ -83,3 +83,29 @@ def masked_l1(prediction: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     """
     diff = (prediction.float() - target.float()).abs() * weight
     return diff.sum() / (weight.sum() * prediction.shape[1]).clamp(min=1.0)
+
+
+def patch_normalize(x: Tensor, patch: int, valid: Optional[Tensor] = None,
+                    eps: float = 1e-6) -> Tensor:
+    """``x`` with each ``patch`` x ``patch`` square standardised (mean 0, std 1 over its valid
+    pixels and channels; MAE's normalised-pixel target).
+
+    Args:
+        x (Tensor): (B, C, H, W).
+        patch (int): side of the squares in pixels (a partial square at the edge is one).
+        valid (Tensor, optional): (B, 1, H, W) 1 on the image, 0 on padding (left out of the
+            statistics). Default: every pixel.
+    """
+    if valid is None:
+        valid = torch.ones_like(x[:, :1])
+    channels = x.shape[1]
+
+    def pooled(t: Tensor) -> Tensor:  # per-square sums, broadcast back to the pixels
+        sums = F.avg_pool2d(t, patch, stride=patch, ceil_mode=True, divisor_override=1)
+        return sums.repeat_interleave(patch, 2).repeat_interleave(patch, 3)[
+            ..., :x.shape[-2], :x.shape[-1]]
+
+    count = pooled(valid) * channels
+    mean = pooled((x * valid).sum(1, keepdim=True)) / count.clamp(min=1)
+    var = pooled((((x - mean) ** 2) * valid).sum(1, keepdim=True)) / count.clamp(min=1)
+    return (x - mean) / (var + eps).sqrt()

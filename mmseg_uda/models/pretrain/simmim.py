@@ -29,7 +29,14 @@ from mmseg.models.utils import nlc_to_nchw
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .masking import masked_l1, random_patch_mask, token_mask, upsample_mask, valid_pixels
+from .masking import (
+    masked_l1,
+    patch_normalize,
+    random_patch_mask,
+    token_mask,
+    upsample_mask,
+    valid_pixels,
+)
 
 
 @MODELS.register_module()
@@ -45,12 +52,16 @@ class SimMIM(BaseModel):
             output stride (32 for MiT) so that every decoder cell is masked or not.
             Default: 32.
         mask_ratio (float): fraction of the patches masked in each image. Default: 0.6.
+        norm_target (bool): predict each mask patch standardised (its own mean and std over
+            pixels and channels removed; MAE's normalised-pixel target) instead of the
+            normalised image: the loss then weighs local structure (edges, thin defects), not
+            the patch's mean colour. Default: False.
         init_cfg (dict, optional): MMEngine init config of the whole model. Default: None.
     """
 
     def __init__(self, backbone: dict, data_preprocessor: Optional[dict] = None,
                  mask_patch_size: int = 32, mask_ratio: float = 0.6,
-                 init_cfg: Optional[dict] = None) -> None:
+                 norm_target: bool = False, init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         if not hasattr(self.backbone, "layers") or not hasattr(self.backbone, "strides"):
@@ -65,6 +76,7 @@ class SimMIM(BaseModel):
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
         self.mask_patch_size = mask_patch_size
         self.mask_ratio = mask_ratio
+        self.norm_target = bool(norm_target)
         first = self.backbone.embed_dims * self.backbone.num_heads[0]
         last = self.backbone.embed_dims * self.backbone.num_heads[-1]
         self.mask_token = nn.Parameter(torch.zeros(1, 1, first))
@@ -107,13 +119,22 @@ class SimMIM(BaseModel):
         return random_patch_mask(inputs.shape[0], tuple(inputs.shape[-2:]),
                                  self.mask_patch_size, self.mask_ratio, device=inputs.device)
 
+    def _valid(self, inputs: Tensor, data_samples) -> Tensor:
+        """(B, 1, H, W): 1 on the images, 0 on their padding (right / bottom)."""
+        shapes = [s.metainfo.get("img_shape", inputs.shape[-2:]) for s in data_samples or ()] \
+            or [inputs.shape[-2:]] * inputs.shape[0]
+        return valid_pixels(inputs.shape[0], inputs.shape[-2:], shapes, inputs.device)
+
     def _loss_weight(self, inputs: Tensor, mask: Tensor, data_samples) -> Tensor:
-        weight = upsample_mask(mask, inputs.shape[-2:], self.mask_patch_size)
-        if data_samples:  # padding (right / bottom) is never a target
-            shapes = [s.metainfo.get("img_shape", inputs.shape[-2:]) for s in data_samples]
-            weight = weight * valid_pixels(inputs.shape[0], inputs.shape[-2:], shapes,
-                                           inputs.device)
-        return weight
+        return upsample_mask(mask, inputs.shape[-2:], self.mask_patch_size) * \
+            self._valid(inputs, data_samples)
+
+    def target(self, inputs: Tensor, data_samples=None) -> Tensor:
+        """What the decoder predicts: the normalised image, or (``norm_target``) each mask
+        patch standardised."""
+        if not self.norm_target:
+            return inputs
+        return patch_normalize(inputs, self.mask_patch_size, self._valid(inputs, data_samples))
 
     # ------------------------------------------------------------------ BaseModel
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
@@ -132,19 +153,20 @@ class SimMIM(BaseModel):
         """L1 between the reconstruction and the normalised input on masked, valid pixels."""
         mask = self.random_mask(inputs)
         prediction = self.reconstruct(inputs, mask)
-        return dict(loss_mim=masked_l1(prediction, inputs,
+        return dict(loss_mim=masked_l1(prediction, self.target(inputs, data_samples),
                                        self._loss_weight(inputs, mask, data_samples)))
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[list] = None) -> List[dict]:
         """For visualisation: per image ``mask`` (H, W; 1 = masked), ``reconstruction`` (the
-        prediction in masked patches, the input elsewhere) and ``loss`` (its masked L1), all
-        in the normalised space of the data preprocessor."""
+        prediction in masked patches, the target elsewhere) and ``loss`` (its masked L1), all
+        in the space of :meth:`target`."""
         mask = self.random_mask(inputs)
         prediction = self.reconstruct(inputs, mask)
         weight = self._loss_weight(inputs, mask, data_samples)
+        target = self.target(inputs, data_samples)
         pixels = upsample_mask(mask, inputs.shape[-2:], self.mask_patch_size)
-        mixed = prediction * pixels + inputs * (1.0 - pixels)
+        mixed = prediction * pixels + target * (1.0 - pixels)
         return [dict(mask=pixels[i, 0], reconstruction=mixed[i],
-                     loss=masked_l1(prediction[i:i + 1], inputs[i:i + 1], weight[i:i + 1]))
+                     loss=masked_l1(prediction[i:i + 1], target[i:i + 1], weight[i:i + 1]))
                 for i in range(inputs.shape[0])]
