@@ -14,7 +14,10 @@ std over seeds, wall time, and the fraction of the source-only → oracle gap ea
 A method is a training config, or ``dict(config=..., source='target')`` (the oracle: trained on
 the target's labeled train split), ``dict(config=..., generate=dict(...))`` (its own generated
 source), ``dict(config=..., tent=dict(after=METHOD, args=[...]))`` (``tools/tent.py`` on that
-method's final checkpoint of the same seed; its time is the adaptation alone).
+method's final checkpoint of the same seed; its time is the adaptation alone),
+``dict(config=..., pretrain=True)`` (its backbone starts from the benchmark's self-supervised
+pretraining: ``pretrain=dict(config=..., iters=N, data='target' | 'target+source')`` at the top
+level runs ``tools/pretrain.py`` once per seed, cached in ``WORK_DIR/pretrain/seed<N>``).
 
 A few labeled target images: ``labeled_target=N`` in a method's dict (or ``dict(num=N,
 ratio=r)``), or ``--labeled-target N`` for every trained method without its own key, adds N
@@ -204,6 +207,141 @@ def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict,
     return [str(v) for v in ignore]
 
 
+# ----------------------------------------------------------------------------- pretraining
+PRETRAIN_KEYS = ("config", "iters", "data", "cfg_options")
+PRETRAIN_DATA = ("target", "target+source")
+
+
+def pretrain_spec(pretrain) -> Optional[dict]:
+    """Normalise the benchmark's ``pretrain=dict(config, iters, data, cfg_options)`` (None:
+    no pretraining stage)."""
+    if pretrain is None:
+        return None
+    if not isinstance(pretrain, dict) or "config" not in pretrain or \
+            set(pretrain) - set(PRETRAIN_KEYS):
+        raise SystemExit(f"pretrain must be dict(config=..., iters=N, data='target' | "
+                         f"'target+source', cfg_options=[...]), got {pretrain}")
+    if not osp.isfile(osp.join(REPO, pretrain["config"])):
+        raise SystemExit(f"pretrain: config not found: {pretrain['config']!r}")
+    data = pretrain.get("data", "target")
+    if data not in PRETRAIN_DATA:
+        raise SystemExit(f"pretrain.data must be one of {PRETRAIN_DATA}, got {data!r}")
+    iters = pretrain.get("iters")
+    if iters is not None and (not isinstance(iters, int) or iters < 1):
+        raise SystemExit(f"pretrain.iters must be a positive integer, got {iters!r}")
+    return dict(config=pretrain["config"], iters=iters, data=data,
+                cfg_options=list(pretrain.get("cfg_options") or []))
+
+
+def _folder_signature(root: str) -> str:
+    """What pretraining reads of a folder: its train.txt and its images' names, sizes and
+    modification times (a regenerated source is a new input)."""
+    digest = hashlib.sha256()
+    split = osp.join(root, "train.txt")
+    if osp.isfile(split):
+        with open(split, "rb") as f:
+            digest.update(f.read())
+    images = osp.join(root, "images")
+    for name in sorted(os.listdir(images)) if osp.isdir(images) else ():
+        info = os.stat(osp.join(images, name))
+        digest.update(f"{name}|{info.st_size}|{int(info.st_mtime)}\n".encode())
+    return digest.hexdigest()
+
+
+def pretrain_record(spec: dict, seed: int, target_root: str,
+                    source_root: Optional[str]) -> dict:
+    """The inputs of one pretraining run; the cached backbone is reused while they match."""
+    from mmseg_uda.utils.data_config import config_chain
+
+    digest = hashlib.sha256()
+    for path in config_chain(osp.join(REPO, spec["config"])):
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    roots = [target_root] + ([source_root] if spec["data"] == "target+source" else [])
+    return dict(config=spec["config"], config_sha256=digest.hexdigest(), iters=spec["iters"],
+                data=spec["data"], cfg_options=spec["cfg_options"], seed=seed,
+                roots=[dict(root=r, signature=_folder_signature(r)) for r in roots])
+
+
+def pretrain_backbone(spec: dict, work_dir: str, seed: int, target_root: str,
+                      source_root: Optional[str], env: dict) -> Tuple[str, float]:
+    """Run ``tools/pretrain.py`` for ``seed`` once; reuse its backbone while the inputs
+    (config files, iterations, data folders, options) are unchanged.
+
+    One pretraining per seed: the seeds stay independent repetitions of the whole protocol
+    (the spread over seeds includes the pretraining's), and invocations that run one seed
+    each side by side never write the same folder.
+
+    Returns:
+        tuple: (path of ``backbone.pth``, minutes the pretraining took).
+    """
+    if spec["data"] == "target+source" and not source_root:
+        raise SystemExit("pretrain.data='target+source' needs the benchmark's shared source "
+                         "(source=dict(root=...) or dict(generate=...))")
+    out_dir = osp.join(work_dir, "pretrain", f"seed{seed}")
+    backbone = osp.join(out_dir, "backbone.pth")
+    stamp = osp.join(out_dir, ".pretrain_inputs.json")
+    record = pretrain_record(spec, seed, target_root, source_root)
+    if osp.isfile(stamp) and osp.isfile(backbone):
+        with open(stamp) as f:
+            saved = json.load(f)
+        if saved.get("inputs") == record:
+            return backbone, saved["minutes"]
+        why = "made from other inputs"
+    else:  # the stamp is written last
+        why = "incomplete (interrupted?)"
+    if osp.isdir(out_dir):  # our own cache (the runner names this folder)
+        print(f"[benchmark] {out_dir} is {why}: pretraining again", flush=True)
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir)
+    opts = [f"randomness.seed={seed}", *spec["cfg_options"]]
+    if spec["iters"]:
+        opts.append(f"train_cfg.max_iters={spec['iters']}")
+    if spec["data"] == "target+source":
+        opts.append(f"train_dataloader.dataset.extra_roots=[{source_root}]")
+    iters = spec["iters"] or "the config's"
+    print(f"[benchmark] pretraining seed {seed}: {spec['config']} on {spec['data']} "
+          f"({iters} iterations)", flush=True)
+    seconds = _run([sys.executable, "tools/pretrain.py", spec["config"], "--work-dir", out_dir,
+                    "--cfg-options", *opts], dict(env, TARGET_ROOT=target_root),
+                   osp.join(out_dir, "pretrain.log"))
+    with open(stamp, "w") as f:
+        json.dump(dict(inputs=record, minutes=seconds / 60), f, indent=2)
+    return backbone, seconds / 60
+
+
+def backbone_init_options(config: str, backbone: str) -> List[str]:
+    """``--cfg-options`` that start the backbone of ``config`` from ``backbone``:
+    ``model.segmentor.backbone`` for the UDA configs, ``model.backbone`` for segmentors."""
+    from mmengine.config import Config
+
+    model = Config.fromfile(osp.join(REPO, config)).get("model") or {}
+    prefix = "model.segmentor.backbone" if "segmentor" in model else "model.backbone"
+    return [f"{prefix}.init_cfg.type=MiTPretrained", f"{prefix}.init_cfg.checkpoint={backbone}"]
+
+
+def pretrained_minutes(work_dir: str, seeds: Sequence[int]) -> Dict[int, float]:
+    """Minutes of each seed's finished pretraining in ``work_dir`` (from its stamp)."""
+    out: Dict[int, float] = {}
+    for seed in seeds:
+        stamp = osp.join(work_dir, "pretrain", f"seed{seed}", ".pretrain_inputs.json")
+        if osp.isfile(stamp):
+            with open(stamp) as f:
+                out[seed] = json.load(f)["minutes"]
+    return out
+
+
+def pretrain_note(pretrain: Optional[dict], minutes: Dict[int, float]) -> str:
+    """The sentence of results.md on the pretraining stage (empty without one)."""
+    if pretrain is None:
+        return ""
+    took = ", ".join(f"seed {s}: {m:.1f} min" for s, m in sorted(minutes.items()))
+    return (f" Pretraining (rows with SSL): `{pretrain['config']}`, "
+            f"{pretrain['iters'] or 'the default'} iterations on the {pretrain['data']} "
+            f"train photos, once per seed ({took or 'cached runs only'}; not in the rows' "
+            f"minutes).")
+
+
 def method_spec(name: str, spec) -> dict:
     """Normalise a method entry: a config path, or dict(config, source, cfg_options).
 
@@ -214,11 +352,12 @@ def method_spec(name: str, spec) -> dict:
         spec = dict(config=spec)
     spec = dict(spec)
     unknown = set(spec) - {"config", "source", "generate", "cfg_options", "tent",
-                           "labeled_target"}
+                           "labeled_target", "pretrain"}
     if unknown or "config" not in spec:
         raise SystemExit(f"method {name!r}: expected a config path or dict(config=..., "
                          f"source=..., generate=dict(...), cfg_options=[...], "
-                         f"tent=dict(after=METHOD, args=[...]), labeled_target=N), got {spec}")
+                         f"tent=dict(after=METHOD, args=[...]), labeled_target=N, "
+                         f"pretrain=True), got {spec}")
     if not osp.isfile(osp.join(REPO, spec["config"])):
         raise SystemExit(f"method {name!r}: config not found: {spec['config']!r}")
     tent = spec.get("tent")
@@ -232,7 +371,8 @@ def method_spec(name: str, spec) -> dict:
                 tent=None if tent is None else dict(after=tent["after"],
                                                     args=list(tent.get("args", []))),
                 labeled_target=labeled_target_spec(name, spec.get("labeled_target"),
-                                                   tent is not None))
+                                                   tent is not None),
+                pretrain=bool(spec.get("pretrain", False)))
 
 
 # ----------------------------------------------------------------------------- labeled target
@@ -542,6 +682,11 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                              f"{list(every_spec)}")
         specs = OrderedDict((m, every_spec[m]) for m in methods)
     seeds = list(seeds) if seeds else list(bench["seeds"])
+    pretrain = pretrain_spec(bench.get("pretrain"))
+    uses_pretrain = [m for m, spec in specs.items() if spec["pretrain"]]
+    if uses_pretrain and pretrain is None:
+        raise SystemExit(f"method(s) {uses_pretrain} set pretrain=True but the benchmark has "
+                         "no pretrain=dict(config=..., iters=..., data=...)")
     budget = dict(bench["budget"])
     if iters:
         budget["max_iters"] = iters
@@ -631,6 +776,10 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                         f"default_hooks.checkpoint.interval={budget['max_iters']}",
                         *bench.get("cfg_options", []), *spec["cfg_options"], *cfg_options,
                         *label_opts]
+                if spec["pretrain"]:  # the backbone starts from this seed's pretraining
+                    backbone, _ = pretrain_backbone(
+                        pretrain, work_dir, seed, target_root, source_root, env)
+                    opts += backbone_init_options(cfg, backbone)
                 eta = ""
                 if trained:
                     per_run = (time.time() - bench_start) / trained
@@ -688,17 +837,20 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             raise SystemExit(f"no finished run under {work_dir}")
     table = summarize(results)
     md = markdown_table(table, defect, settings)
+    pretrain_minutes = pretrained_minutes(work_dir, seeds) if pretrain else {}
     payload = OrderedDict(
         benchmark=name, target=target_root, source=source_root, budget=budget, seeds=seeds,
         defect_class=defect, units="percent (scores), minutes (time)", methods=table,
         runs=dict(results), date=time.strftime("%Y-%m-%d %H:%M"),
+        pretrain=None if pretrain is None else dict(pretrain, minutes=pretrain_minutes),
         machine=f"{os.cpu_count()} CPU cores" + ("" if not _cuda() else f", {_cuda()}"))
     with open(osp.join(out_dir, "results.json"), "w") as f:
         json.dump(payload, f, indent=2)
     with open(osp.join(out_dir, "results.md"), "w") as f:
         f.write(f"# {table_title or name}\n\nTarget: `{target_root}`; source: "
                 f"`{source_root or 'one generated set per method'}`; "
-                f"{budget['max_iters']} iterations, seeds {seeds}.\n\n{md}\n")
+                f"{budget['max_iters']} iterations, seeds {seeds}."
+                f"{pretrain_note(pretrain, pretrain_minutes)}\n\n{md}\n")
     plot_curves(curves, osp.join(out_dir, "target_iou_curves.png"), curve_label)
     print("\n" + md)
     print(f"\n[benchmark] table: {osp.join(out_dir, 'results.md')}  plot: "

@@ -41,6 +41,12 @@ def parse_args(argv=None):
     add_cfg_options(
         parser, help="override config settings (e.g. train_cfg.max_iters=1000 "
                      "train_cfg.val_interval=250); misspelt keys are refused")
+    return parse_run_args(parser, argv)
+
+
+def parse_run_args(parser: argparse.ArgumentParser, argv=None):
+    """Add ``--launcher``, ``--local-rank`` and ``--debug`` to a training tool's parser and
+    parse ``argv`` (``--resume CONFIG`` accepted, ``LOCAL_RANK`` set)."""
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
                         default="none", help="job launcher")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
@@ -80,17 +86,28 @@ def guard_existing_run(work_dir: str, resume, overwrite: bool) -> None:
 def main(argv=None):
     args = parse_args(argv)
     import mmseg_uda  # noqa: F401  (the stack fixes, before anything of mmseg is imported)
-    from mmseg_uda.utils import (
-        WorkDirLock,
-        check_data,
-        default_work_dir,
-        load_config,
-        process_rank,
-    )
+
+    train_locked(load_run_config(args), args)
+
+
+def load_run_config(args):
+    """The config of ``args.config`` with ``--cfg-options``, launcher and work dir set."""
+    from mmseg_uda.utils import default_work_dir, load_config
 
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    return cfg
+
+
+def train_locked(cfg, args):
+    """Check ``--resume`` and the data, then train under the work-dir lock.
+
+    Returns:
+        Runner | None: the trained Runner on rank 0 (which owns the work dir), else None.
+    """
+    from mmseg_uda.utils import WorkDirLock, check_data, process_rank
+
     if args.resume is not None and args.resume != "auto" and not osp.isfile(args.resume):
         raise SystemExit(f"--resume: checkpoint not found: {args.resume!r}")
     # Data folders, classes and the evaluation set, before the Runner (and its config dump).
@@ -100,10 +117,11 @@ def main(argv=None):
     if lock is not None:
         lock.acquire()
     try:
-        train(cfg, args)
+        runner = train(cfg, args)
     finally:
         if lock is not None:
             lock.release()
+    return runner if lock is not None else None
 
 
 def select_resume(cfg, resume: str) -> None:
@@ -130,7 +148,9 @@ def select_resume(cfg, resume: str) -> None:
     cfg.resume, cfg.load_from = True, path
 
 
-def train(cfg, args) -> None:
+def train(cfg, args):
+    """Build the Runner from ``cfg`` and train; returns the Runner (``tools/pretrain.py``
+    exports the trained backbone from it)."""
     from mmengine.logging import print_log
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
@@ -158,6 +178,7 @@ def train(cfg, args) -> None:
         runner.logger.warning(note)
     runner.train()
     finish_distributed()
+    return runner
 
 
 if __name__ == "__main__":

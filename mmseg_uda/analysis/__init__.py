@@ -23,10 +23,12 @@ from .domain_gap import (
     mmd_permutation_test,
     umap_available,
 )
+from .linear_probe import cell_labels, fit_probe, probe_scores
 
 __all__ = [
-    "best_f1_point", "coral_distance", "curve_for_json", "domain_classifier_accuracy",
-    "domain_gap_statistics", "embed_2d", "median_bandwidth", "mmd2_unbiased",
-    "mmd_permutation_test", "pr_curve", "pr_curve_from_histograms", "probability_histograms",
-    "recall_point", "tile_boxes", "umap_available", "verdict_items",
+    "best_f1_point", "cell_labels", "coral_distance", "curve_for_json",
+    "domain_classifier_accuracy", "domain_gap_statistics", "embed_2d", "fit_probe",
+    "median_bandwidth", "mmd2_unbiased", "mmd_permutation_test", "pr_curve",
+    "pr_curve_from_histograms", "probability_histograms", "probe_scores", "recall_point",
+    "tile_boxes", "umap_available", "verdict_items",
 ]

@@ -3,6 +3,7 @@
 from . import transforms
 from .defect_dataset import DEFAULT_CLASSES, IMG_EXTENSIONS, DatasetError, DefectDataset
 from .uda_dataset import UDADataset
+from .unlabeled_image_dataset import UnlabeledImageDataset
 
 __all__ = ["transforms", "DEFAULT_CLASSES", "IMG_EXTENSIONS", "DatasetError", "DefectDataset",
-           "UDADataset"]
+           "UDADataset", "UnlabeledImageDataset"]

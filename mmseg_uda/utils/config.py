@@ -14,7 +14,7 @@ import sys
 from typing import Any, Iterable, List, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 from .errors import UserError
 
@@ -79,7 +79,9 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
 
     A missing intermediate key is an error (listing the keys that exist there); a missing
     last key is an error when it is close to an existing one (a typo) and allowed otherwise
-    (adding an argument, e.g. ``model.backbone.init_cfg``, is legitimate).
+    (adding an argument, e.g. ``model.backbone.init_cfg``, is legitimate). Keys under a
+    setting that is None fill a new dict there (``model.backbone.init_cfg.type=...`` when
+    ``init_cfg=None``; see :func:`none_to_dicts`).
     """
     if not options:
         return
@@ -96,6 +98,8 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
                         f"{part!r} is not a valid index")
                 node = node[int(part)]
                 continue
+            if node is None and depth > 0:  # a None setting given keys becomes a dict
+                break
             if not hasattr(node, "keys"):
                 raise ConfigKeyError(f"--cfg-options {full_key}: {where} is a "
                                      f"{type(node).__name__}, not a dict")
@@ -114,6 +118,29 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
                     f"{close[0]!r}? (to add a new key on purpose, spell it differently from "
                     "existing ones or edit the config)")
             break
+
+
+def none_to_dicts(cfg: Config, options: Optional[dict]) -> None:
+    """Replace by an empty dict each None setting that ``options`` set keys under.
+
+    ``--cfg-options model.segmentor.backbone.init_cfg.type=MiTPretrained
+    model.segmentor.backbone.init_cfg.checkpoint=PATH`` then works on a config with
+    ``init_cfg=None`` (MMEngine's merge refuses to merge a dict into None).
+    """
+    for full_key in options or ():
+        node: Any = cfg
+        parts = full_key.split(".")
+        for part in parts[:-1]:
+            if isinstance(node, (list, tuple)):
+                if not part.isdigit() or int(part) >= len(node):
+                    break
+                node = node[int(part)]
+                continue
+            if not hasattr(node, "keys") or part not in node:
+                break
+            if node[part] is None:
+                node[part] = ConfigDict()
+            node = node[part]
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -138,6 +165,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     table = cfg.get(RECORD_KEY) or trace_data_variables(path)
     check_cfg_options(cfg, cfg_options)
     if cfg_options:
+        none_to_dicts(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     apply_data_variables(cfg, table, cfg_options)
     check_top_level_keys(cfg, source=path)

@@ -51,3 +51,16 @@ def test_schedule_longer_than_training_is_refused():
         check_schedule(cfg)
     cfg.train_cfg.max_iters = 1000
     check_schedule(cfg)
+
+
+def test_cfg_options_fill_a_none_setting_with_a_dict():
+    """``init_cfg=None`` in the CPU configs: ``--cfg-options ...init_cfg.type=...`` makes it a
+    dict (MMEngine's merge alone refuses a dict into None)."""
+    prefix = "model.segmentor.backbone.init_cfg"
+    cfg = load_config(f"{REPO}/configs/dacs_cracks_cpu.py",
+                      {f"{prefix}.type": "MiTPretrained", f"{prefix}.checkpoint": "/w.pth"})
+    assert cfg.model.segmentor.backbone.init_cfg == dict(type="MiTPretrained",
+                                                         checkpoint="/w.pth")
+    with pytest.raises(ConfigKeyError, match="has no key 'bakbone'"):
+        load_config(f"{REPO}/configs/dacs_cracks_cpu.py",
+                    {"model.segmentor.bakbone.init_cfg.type": "MiTPretrained"})

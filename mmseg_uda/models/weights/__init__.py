@@ -2,19 +2,24 @@
 
 from .mit_converters import (
     CONVERTERS,
+    MIT_SIZES,
     MiTWeightsError,
+    architecture_name,
     convert_huggingface,
     convert_mit_state_dict,
     convert_mmseg,
     convert_segformer,
     detect_mit_layout,
+    infer_architecture,
     load_mit_weights,
     read_state_dict,
+    save_mit_weights,
 )
 from .mit_pretrained import MiTPretrained
 
 __all__ = [
-    "CONVERTERS", "MiTPretrained", "MiTWeightsError", "convert_huggingface",
-    "convert_mit_state_dict", "convert_mmseg", "convert_segformer", "detect_mit_layout",
-    "load_mit_weights", "read_state_dict",
+    "CONVERTERS", "MIT_SIZES", "MiTPretrained", "MiTWeightsError", "architecture_name",
+    "convert_huggingface", "convert_mit_state_dict", "convert_mmseg", "convert_segformer",
+    "detect_mit_layout", "infer_architecture", "load_mit_weights", "read_state_dict",
+    "save_mit_weights",
 ]

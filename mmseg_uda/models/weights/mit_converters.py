@@ -20,10 +20,11 @@ own name so that a strict load reports it.
 
 from __future__ import annotations
 
+import os
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, Iterable, List, Match, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Match, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -229,6 +230,86 @@ def convert_mit_state_dict(state_dict: StateDict,
     return CONVERTERS[layout](state_dict), layout
 
 
+# ----------------------------------------------------------------------------- sizes
+# (embed_dims of stage 1, blocks per stage) of the published MiT sizes
+MIT_SIZES: Dict[str, Tuple[int, List[int]]] = {
+    "mit_b0": (32, [2, 2, 2, 2]),
+    "mit_b1": (64, [2, 2, 2, 2]),
+    "mit_b2": (64, [3, 4, 6, 3]),
+    "mit_b3": (64, [3, 4, 18, 3]),
+    "mit_b4": (64, [3, 8, 27, 3]),
+    "mit_b5": (64, [3, 6, 40, 3]),
+}
+
+
+def infer_architecture(state_dict: StateDict) -> Tuple[int, List[int]]:
+    """(embed_dims, blocks per stage) of an mmseg-layout MiT state dict."""
+    key = "layers.0.0.projection.weight"
+    if key not in state_dict:
+        raise MiTWeightsError(f"no {key!r} after conversion: not a MiT encoder")
+    blocks: List[set] = [set() for _ in range(4)]
+    for name in state_dict:
+        match = re.match(r"layers\.(\d)\.1\.(\d+)\.", name)
+        if match and int(match[1]) < 4:
+            blocks[int(match[1])].add(int(match[2]))
+    return int(state_dict[key].shape[0]), [len(b) for b in blocks]
+
+
+def architecture_name(embed_dims: int, num_layers: Sequence[int]) -> str:
+    """``'mit_b0'``...``'mit_b5'``, or a description of another size."""
+    return next((name for name, arch in MIT_SIZES.items()
+                 if arch == (embed_dims, list(num_layers))),
+                f"mit(embed_dims={embed_dims}, num_layers={list(num_layers)})")
+
+
+def architecture_mismatch(module: torch.nn.Module, state_dict: StateDict) -> Optional[str]:
+    """One sentence naming both MiT sizes when a file holds another size than ``module``."""
+    try:
+        file_arch = infer_architecture(state_dict)
+    except MiTWeightsError:
+        return None
+    dims, layers = getattr(module, "embed_dims", None), getattr(module, "num_layers", None)
+    if dims is None or layers is None or file_arch == (dims, list(layers)):
+        return None
+    return (f"the file holds a {architecture_name(*file_arch)} encoder but the config's "
+            f"backbone is a {architecture_name(dims, layers)}: use the weights of the "
+            "config's MiT size (or the config of the file's)")
+
+
+def save_mit_weights(state_dict: StateDict, path: str, meta: Optional[dict] = None,
+                     source: str = "state dict", layout: str = "mmseg") -> str:
+    """Check an mmseg-layout MiT state dict against a MiT of its size and save it.
+
+    The file holds ``{'meta': {...}, 'state_dict': {...}}`` and loads with
+    ``torch.load(weights_only=True)`` (so ``init_cfg=dict(type='MiTPretrained', ...)`` reads
+    it without ``allow_pickle``).
+
+    Args:
+        state_dict (dict): mmseg-layout MiT weights (bare ``layers.*`` keys).
+        path (str): output file (its folder is created).
+        meta (dict, optional): plain values (str, int, float, lists) stored with the weights;
+            ``architecture``, ``embed_dims`` and ``num_layers`` are added.
+        source (str): what the weights come from, for error messages. Default: 'state dict'.
+        layout (str): their original layout, for error messages. Default: 'mmseg'.
+
+    Returns:
+        str: the architecture name (``'mit_b0'``...).
+    """
+    from mmseg.models.backbones import MixVisionTransformer  # late: needs the compat fixes
+
+    embed_dims, num_layers = infer_architecture(state_dict)
+    check_against(MixVisionTransformer(embed_dims=embed_dims, num_layers=num_layers,
+                                       num_heads=[1, 2, 5, 8]), state_dict, source, layout)
+    name = architecture_name(embed_dims, num_layers)
+    meta = dict(meta or {}, architecture=name, embed_dims=embed_dims, num_layers=num_layers)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    torch.save(dict(meta=meta, state_dict={k: v.detach().cpu().contiguous()
+                                           for k, v in state_dict.items()}), tmp)
+    os.replace(tmp, path)  # never a half-written weight file under the final name
+    return name
+
+
 # ----------------------------------------------------------------------------- loading
 def _listing(keys: List[str], limit: int = 10) -> str:
     more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
@@ -247,6 +328,9 @@ def check_against(module: torch.nn.Module, state_dict: StateDict, source: str,
         return
     lines = [f"{source} ({layout} layout) does not fit the {type(module).__name__} "
              f"(a wrong MiT size, or not a MiT encoder file):"]
+    size_note = architecture_mismatch(module, state_dict)
+    if size_note:
+        lines.append(f"  {size_note}")
     if missing:
         lines.append(f"  missing keys ({len(missing)}): {_listing(missing)}")
     if unexpected:
