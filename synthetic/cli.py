@@ -10,8 +10,7 @@ Examples::
         --num 100 --size 256 --seed 0 --out /tmp/ablation
     # a style fitted to the user's unlabeled photos, then defects rendered into those photos
     python -m synthetic fit-style --target data/my_photos --split train.txt --out style.json
-    python -m synthetic generate --style style.json --num 600 --size 480x320 \
-        --out data/synth_fitted
+    python -m synthetic generate --style style.json --num 600 --out data/synth_fitted
     python -m synthetic generate --style style.json --backgrounds data/my_photos \
         --backgrounds-split train.txt --num 600 --size 480x320 --out data/synth_in_photos
     python -m synthetic generate --type crack --num 2000 --seed 0 --shard 0/2 --out part0
@@ -94,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"defect types in class order, comma-separated (class ids 1, 2, ...); "
                         f"available: {', '.join(defect_names())} (default: crack)")
     g.add_argument("--num", type=_positive_int("num"), required=True, help="number of images")
-    g.add_argument("--size", default="512", type=_wrap(parse_size),
-                   help="image size S (square) or WxH in pixels (default: 512)")
+    g.add_argument("--size", default=None, type=_wrap(parse_size),
+                   help="image size S (square) or WxH in pixels (default: with a style file "
+                        "from fit-style the median size of its photos, else 512)")
     g.add_argument("--seed", type=_non_negative_int, default=0, help="run seed (default: 0)")
     g.add_argument("--out", required=True, help="output folder (must be empty or new)")
     g.add_argument("--style", default=DEFAULT_STYLE, type=_wrap(check_style),
@@ -208,7 +208,7 @@ def _fit_style(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     os.replace(tmp, args.out)
     w, h = style["fit"]["median_size"]
     print(f"wrote {args.out}; generate with: python -m synthetic generate --style {args.out} "
-          f"--size {w}x{h} --num N --out DIR")
+          f"--num N --out DIR  (images of {w}x{h}, the photos' median size, unless --size)")
     return 0
 
 

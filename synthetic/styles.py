@@ -344,6 +344,25 @@ def load_style(path: str | Path) -> Style:
     return style_from_dict(read_style_file(path), source=str(path))
 
 
+def fitted_size(style_file: Mapping[str, Any] | None,
+                source: str = "style") -> tuple[int, int] | None:
+    """``(width, height)``: the median size of the photos a style file was fitted to (its
+    ``fit.median_size``, written by ``fit-style``); None for a preset or a file without it.
+
+    Raises:
+        ValueError: If the record is there but is not two positive integers.
+    """
+    fit = style_file.get("fit") if isinstance(style_file, Mapping) else None
+    if not isinstance(fit, Mapping) or fit.get("median_size") is None:
+        return None
+    size = fit["median_size"]
+    if not (isinstance(size, (list, tuple)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise ValueError(f"{source}: fit.median_size must be [width, height] in pixels, "
+                         f"got {size!r}")
+    return int(size[0]), int(size[1])
+
+
 def is_style_file(style: Any) -> bool:
     """True if ``style`` names a style file rather than a registered preset."""
     return isinstance(style, (str, Path)) and str(style) not in STYLES and (

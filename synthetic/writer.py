@@ -43,6 +43,7 @@ from .styles import (
     DEFAULT_STYLE,
     STYLES,
     Style,
+    fitted_size,
     is_style_file,
     read_style_file,
     style_from_dict,
@@ -271,7 +272,7 @@ def generate_dataset(
     out_dir: str | Path,
     types: str | Sequence[str] = ("crack",),
     num: int = 100,
-    size: SizeLike | str = 512,
+    size: SizeLike | str | None = None,
     seed: int = 0,
     style: str | Path | Mapping[str, Any] | Style = DEFAULT_STYLE,
     workers: int = 1,
@@ -301,7 +302,9 @@ def generate_dataset(
         types: Defect type names in class order (class id = position + 1), or a
             comma-separated string. Default ``("crack",)``.
         num: Number of images (>= 1). Default 100.
-        size: ``S`` (S x S pixels), ``(width, height)`` or ``"WxH"``. Default 512.
+        size: ``S`` (S x S pixels), ``(width, height)`` or ``"WxH"``. Default: for a
+            fitted style (file or dict with the ``fit`` record of ``fit-style``) the median
+            size of the photos it was fitted to, else 512.
         seed: Run seed (>= 0). Default 0.
         style: Style preset name, style file (``python -m synthetic fit-style``), a style
             dict of the same keys, or a Style. Default ``"pavement"``.
@@ -359,6 +362,8 @@ def generate_dataset(
     off = check_disable(disable)
     on = check_disable(enable, "enable")
     resolve_features(style_obj, off, on)  # a feature both disabled and enabled fails here
+    if size is None:
+        size = fitted_size(raw, str(style) if is_style_file(style) else "style") or 512
     h, w = parse_size(size)
     num = _check_int("num", num, 1)
     seed = _check_int("seed", seed, 0)

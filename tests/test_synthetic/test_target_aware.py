@@ -139,6 +139,14 @@ def test_fit_style_cli_writes_a_loadable_file_and_refuses_to_overwrite(tmp_path,
             assert p.read_bytes() == (tmp_path / "b" / sub / p.name).read_bytes()
     with pytest.raises(SystemExit):
         cli_main(["fit-style", "--target", str(target), "--out", str(out)])
+    # Without --size the file's images have the photos' median size (160x120); --size wins.
+    assert data["fit"]["median_size"] == [160, 120]
+    assert cli_main(["generate", "--style", str(out), "--num", "1", "--quiet",
+                     "--out", str(tmp_path / "c")]) == 0
+    assert cv2.imread(str(tmp_path / "c/images/000000.png")).shape[:2] == (120, 160)
+    assert cli_main(["generate", "--style", str(out), "--num", "1", "--quiet", "--size", "64",
+                     "--out", str(tmp_path / "d")]) == 0
+    assert cv2.imread(str(tmp_path / "d/images/000000.png")).shape[:2] == (64, 64)
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "corrupt", "split"])
@@ -194,6 +202,8 @@ def test_style_file_round_trip_and_same_images(tmp_path):
      "'crack' has no option 'widht'"),
     ({"name": "x", "base": "pavement", "imaging": {"levels": {"exemplars": [{"mean": 1}]}}},
      "exemplars[0] must be dict(mean=0..255"),
+    ({"name": "x", "base": "pavement", "fit": {"median_size": [0, 96]}},
+     "fit.median_size must be [width, height] in pixels, got [0, 96]"),
 ])
 def test_bad_style_file_stops_before_writing(tmp_path, bad, message, capsys):
     path = tmp_path / "bad.json"
