@@ -18,4 +18,7 @@ methods = dict(
     ssl_dacs=dict(config='configs/dacs_cracks_cpu.py', pretrain=True),
     ssl_oracle=dict(config='configs/source_only_cracks_cpu.py', source='target', pretrain=True),
     ssl_source_only=dict(config='configs/source_only_cracks_cpu.py', pretrain=True),
+    # SSL and 5 labeled target images (cracks_cpu_few_labels.py: the same 5 images per seed).
+    ssl_dacs_5_labels=dict(config='configs/dacs_cracks_cpu.py', pretrain=True,
+                           labeled_target=5),
 )
