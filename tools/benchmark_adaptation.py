@@ -234,8 +234,9 @@ def pretrain_spec(pretrain) -> Optional[dict]:
 
 
 def _folder_signature(root: str) -> str:
-    """What pretraining reads of a folder: its train.txt and its images' names, sizes and
-    modification times (a regenerated source is a new input)."""
+    """What pretraining reads of a folder: its train.txt and its images' names and contents
+    (a regenerated source with other images is a new input; a copy of the same files, with
+    new modification times, is not)."""
     digest = hashlib.sha256()
     split = osp.join(root, "train.txt")
     if osp.isfile(split):
@@ -243,8 +244,11 @@ def _folder_signature(root: str) -> str:
             digest.update(f.read())
     images = osp.join(root, "images")
     for name in sorted(os.listdir(images)) if osp.isdir(images) else ():
-        info = os.stat(osp.join(images, name))
-        digest.update(f"{name}|{info.st_size}|{int(info.st_mtime)}\n".encode())
+        content = hashlib.sha256()
+        with open(osp.join(images, name), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                content.update(block)
+        digest.update(f"{name}|{content.hexdigest()}\n".encode())
     return digest.hexdigest()
 
 
@@ -290,9 +294,13 @@ def pretrain_backbone(spec: dict, work_dir: str, seed: int, target_root: str,
         why = "made from other inputs"
     else:  # the stamp is written last
         why = "incomplete (interrupted?)"
-    if osp.isdir(out_dir):  # our own cache (the runner names this folder)
-        print(f"[benchmark] {out_dir} is {why}: pretraining again", flush=True)
-        shutil.rmtree(out_dir)
+    if osp.isdir(out_dir):  # our own cache: kept aside, never deleted
+        kept, n = f"{out_dir}.old-{time.strftime('%Y%m%d_%H%M%S')}", 1
+        while osp.exists(kept):
+            kept, n = f"{out_dir}.old-{time.strftime('%Y%m%d_%H%M%S')}-{n}", n + 1
+        os.rename(out_dir, kept)
+        print(f"[benchmark] {out_dir} is {why}: pretraining again (the old one moved to "
+              f"{kept})", flush=True)
     os.makedirs(out_dir)
     opts = [f"randomness.seed={seed}", *spec["cfg_options"]]
     if spec["iters"]:

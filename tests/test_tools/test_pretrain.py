@@ -128,15 +128,27 @@ def test_benchmark_pretraining_is_cached_per_seed(tmp_path, monkeypatch):
     ba.pretrain_backbone(spec, work, 1, target, source, {})
     assert len(calls) == 2  # another seed: its own pretraining
     assert ba.pretrained_minutes(work, [0, 1, 2]) == {0: 1.5, 1: 1.5}
+    for name in os.listdir(osp.join(target, "images")):  # a copy: new times, same files
+        os.utime(osp.join(target, "images", name), (1e9, 1e9))
+    ba.pretrain_backbone(spec, work, 0, target, source, {})
+    assert len(calls) == 2
     with open(osp.join(target, "train.txt"), "a") as f:
         f.write("0005\n")  # the photos changed
     ba.pretrain_backbone(spec, work, 0, target, source, {})
     assert len(calls) == 3
+    kept = [d for d in os.listdir(osp.join(work, "pretrain")) if d.startswith("seed0.old-")]
+    assert len(kept) == 1  # the stale pretraining is moved aside, not deleted
+    assert osp.isfile(osp.join(work, "pretrain", kept[0], "backbone.pth"))
+    image = osp.join(target, "images", sorted(os.listdir(osp.join(target, "images")))[0])
+    with open(image, "ab") as f:
+        f.write(b"\0")  # same name, other content
+    ba.pretrain_backbone(spec, work, 0, target, source, {})
+    assert len(calls) == 4
     both = dict(spec, data="target+source")
     ba.pretrain_backbone(both, work, 0, target, source, {})
-    assert len(calls) == 4 and f"train_dataloader.dataset.extra_roots=[{source}]" in calls[-1]
+    assert len(calls) == 5 and f"train_dataloader.dataset.extra_roots=[{source}]" in calls[-1]
     ba.pretrain_backbone(both, work, 0, target, source, {})
-    assert len(calls) == 4
+    assert len(calls) == 5
     with pytest.raises(SystemExit, match="needs the benchmark's shared source"):
         ba.pretrain_backbone(both, work, 0, target, None, {})
 
