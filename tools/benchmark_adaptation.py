@@ -196,8 +196,8 @@ def _ignore_model(ignore, specs: dict, work_dir: str, seed: int, budget: dict,
         if other not in specs or set(ignore) != {"method"}:
             raise SystemExit(f"ignore_from must be [config, checkpoint] or dict(method=NAME) "
                              f"with NAME among {list(specs)}, got {ignore}")
-        run_dir = run_dir_of(work_dir, other, seed, method_labels(specs[other], labeled_target))
-        ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
+        ckpt = osp.join(method_run_dir(work_dir, specs, other, seed, labeled_target),
+                        f"iter_{budget['max_iters']}.pth")
         if not osp.isfile(ckpt):
             raise SystemExit(f"ignore_from: {other!r} seed {seed} has no checkpoint {ckpt!r}: "
                              f"list {other!r} first and keep checkpoints")
@@ -295,9 +295,10 @@ def pretrain_backbone(spec: dict, work_dir: str, seed: int, target_root: str,
     else:  # the stamp is written last
         why = "incomplete (interrupted?)"
     if osp.isdir(out_dir):  # our own cache: kept aside, never deleted
-        kept, n = f"{out_dir}.old-{time.strftime('%Y%m%d_%H%M%S')}", 1
-        while osp.exists(kept):
-            kept, n = f"{out_dir}.old-{time.strftime('%Y%m%d_%H%M%S')}-{n}", n + 1
+        aside = f"{out_dir}.old-{time.strftime('%Y%m%d_%H%M%S')}"
+        kept, n = aside, 1
+        while osp.exists(kept):  # two in the same second
+            kept, n = f"{aside}-{n}", n + 1
         os.rename(out_dir, kept)
         print(f"[benchmark] {out_dir} is {why}: pretraining again (the old one moved to "
               f"{kept})", flush=True)
@@ -415,6 +416,14 @@ def run_dir_of(work_dir: str, method: str, seed: int, labels: Optional[dict]) ->
     target images (so runs with another N are never reused)."""
     suffix = f"_labels{labels['num']}" if labels else ""
     return osp.join(work_dir, method, f"seed{seed}{suffix}")
+
+
+def method_run_dir(work_dir: str, specs: dict, method: str, seed: int,
+                   labeled_target: Optional[int]) -> str:
+    """The folder of ``method``'s run of ``seed`` (:func:`run_dir_of` with its labeled target:
+    its own key, else ``--labeled-target``); a method not in ``specs`` has none."""
+    labels = method_labels(specs[method], labeled_target) if method in specs else None
+    return run_dir_of(work_dir, method, seed, labels)
 
 
 def choose_target_labels(target_root: str, num: int, seed: int) -> List[str]:
@@ -797,9 +806,8 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 ckpt = osp.join(run_dir, f"iter_{budget['max_iters']}.pth")
                 if spec["tent"]:  # test-time adaptation of another method's final checkpoint
                     after = spec["tent"]["after"]
-                    base_labels = (method_labels(every_spec[after], labeled_target)
-                                   if after in every_spec else None)
-                    base = osp.join(run_dir_of(work_dir, after, seed, base_labels),
+                    base = osp.join(method_run_dir(work_dir, every_spec, after, seed,
+                                                   labeled_target),
                                     f"iter_{budget['max_iters']}.pth")
                     if not osp.isfile(base):
                         raise SystemExit(f"method {method!r} adapts {after!r} seed {seed}, "
