@@ -33,7 +33,9 @@ the defect classes, background left out) with one IoU column per class. ``root_e
 configs that read other names than ``SOURCE_ROOT`` / ``TARGET_ROOT``.
 
 Finished runs (with a report) are reused, so an interrupted benchmark continues where it
-stopped; pass --rerun to train them again.
+stopped; pass --rerun to train them again. Nothing the runner made is deleted unasked: the
+folder of an interrupted run (no report) is moved to ``seed<S>.interrupted-<time>`` before the
+run starts again, and a stale generated source or pretraining to ``<folder>.old-<time>``.
 """
 
 from __future__ import annotations
@@ -112,6 +114,17 @@ GENERATE_KEYS = ("type", "num", "size", "seed", "style", "workers", "disable", "
                  "fit_style", "backgrounds", "ignore_from", "ignore_threshold")
 
 
+def move_aside(path: str, tag: str) -> str:
+    """Rename ``path`` to ``<path>.<tag>-<time>`` (never over an existing folder); returns the
+    new name. The runner keeps what it replaces instead of deleting it."""
+    aside = f"{path}.{tag}-{time.strftime('%Y%m%d_%H%M%S')}"
+    kept, n = aside, 1
+    while osp.exists(kept):  # two in the same second
+        kept, n = f"{aside}-{n}", n + 1
+    os.rename(path, kept)
+    return kept
+
+
 def generate_source(gen: dict, out_dir: str, target_root: Optional[str] = None) -> str:
     """Generate the source set once; reuse it while the arguments and the generator version
     are the same (a preset tuned in a later version regenerates the set).
@@ -166,9 +179,10 @@ def generate_source(gen: dict, out_dir: str, target_root: Optional[str] = None) 
         why = "made with other arguments or another generator version"
     else:  # the stamp is written last
         why = "incomplete (interrupted?)"
-    if osp.isdir(out_dir):  # our own cache (the runner names these folders)
-        print(f"[benchmark] {out_dir} is {why}: generating it again", flush=True)
-        shutil.rmtree(out_dir)
+    if osp.isdir(out_dir):  # our own cache (the runner names these folders): kept aside
+        kept = move_aside(out_dir, "old")
+        print(f"[benchmark] {out_dir} is {why}: generating it again (the old one moved to "
+              f"{kept})", flush=True)
     os.makedirs(osp.dirname(out_dir) or ".", exist_ok=True)
     print(f"[benchmark] generating {osp.basename(out_dir)} -> {out_dir}", flush=True)
     if pre:  # the fitted style lives beside the images: generate into a sub-folder
@@ -295,11 +309,7 @@ def pretrain_backbone(spec: dict, work_dir: str, seed: int, target_root: str,
     else:  # the stamp is written last
         why = "incomplete (interrupted?)"
     if osp.isdir(out_dir):  # our own cache: kept aside, never deleted
-        aside = f"{out_dir}.old-{time.strftime('%Y%m%d_%H%M%S')}"
-        kept, n = aside, 1
-        while osp.exists(kept):  # two in the same second
-            kept, n = f"{aside}-{n}", n + 1
-        os.rename(out_dir, kept)
+        kept = move_aside(out_dir, "old")
         print(f"[benchmark] {out_dir} is {why}: pretraining again (the old one moved to "
               f"{kept})", flush=True)
     os.makedirs(out_dir)
@@ -725,6 +735,9 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             raise SystemExit(f"source dataset not found: {source_root!r}")
     elif bench_source.get("root"):
         source_root = osp.abspath(bench_source["root"])
+    elif only_finished:  # trains nothing: a stale or missing cache is not generated again
+        cached = osp.join(work_dir, "source_data")  # (its data/ when a style was fitted)
+        source_root = osp.join(cached, "data") if osp.isdir(osp.join(cached, "data")) else cached
     elif any(not spec["source"] and not spec["generate"] for spec in specs.values()):
         source_root = generate_source(base_generator, osp.join(work_dir, "source_data"),
                                       target_root)
@@ -783,8 +796,11 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
             if rerun and osp.isdir(run_dir):
                 shutil.rmtree(run_dir)
             if not osp.isfile(report_path):
-                if osp.isdir(run_dir):  # an interrupted run: start it cleanly
-                    shutil.rmtree(run_dir)
+                if osp.isdir(run_dir):  # an interrupted run: start it cleanly, keep its logs
+                    kept = move_aside(run_dir, "interrupted")
+                    print(f"[benchmark] {method} seed {seed}: {run_dir} has no report "
+                          f"(interrupted?): starting again, the old folder moved to {kept}",
+                          flush=True)
                 os.makedirs(run_dir)
                 label_opts, label_record = labeled_target_options(labels, target_root, run_dir,
                                                                   seed)

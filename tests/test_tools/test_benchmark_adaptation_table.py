@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import pytest
@@ -124,6 +125,8 @@ def test_generated_source_is_reused_until_arguments_or_generator_change(tmp_path
     monkeypatch.setattr(synthetic.version, "__version__", "0.0.0-other")
     bench.generate_source(gen, out)                       # a newer/older generator: regenerate
     assert not marker.exists()
+    kept = [d for d in os.listdir(tmp_path) if d.startswith("src.old-")]
+    assert len(kept) == 1 and (tmp_path / kept[0] / "marker").exists()  # moved aside, not lost
     with open(osp.join(out, ".generator_args.json")) as f:
         assert json.load(f)["version"] == "0.0.0-other"
     marker.write_text("x")
@@ -159,6 +162,9 @@ def test_interrupted_generation_is_redone(tmp_path):
                           str(out))
     assert (out / ".generator_args.json").is_file() and (out / "train.txt").is_file()
     assert (out / "images" / "000000.png").read_bytes() != b"half-written"
+    kept = [d for d in os.listdir(tmp_path) if d.startswith("src.old-")]
+    assert len(kept) == 1
+    assert (tmp_path / kept[0] / "images" / "000000.png").read_bytes() == b"half-written"
 
 
 def test_false_alarm_footnote_names_the_settings_the_reports_used():
@@ -237,6 +243,37 @@ def test_only_finished_generates_no_source(tmp_path):
     with pytest.raises(SystemExit, match="no finished run"):
         bench.run_benchmark(bench_cfg, "t", str(work), only_finished=True)
     assert not (work / "sources").exists()
+    # ...nor the shared source of the methods without their own.
+    bench_cfg["methods"]["so"].pop("generate")
+    bench_cfg["source"] = dict(generate=dict(num=2, size="64x48"))
+    with pytest.raises(SystemExit, match="no finished run"):
+        bench.run_benchmark(bench_cfg, "t", str(work), only_finished=True)
+    assert not (work / "source_data").exists()
+
+
+def test_an_interrupted_run_is_started_again_and_its_folder_kept(tmp_path, monkeypatch):
+    target = _target(tmp_path)
+    work = tmp_path / "work"
+    old = work / "so" / "seed0"
+    old.mkdir(parents=True)
+    (old / "train.log").write_text("the interrupted attempt")  # no report.json
+
+    class Started(Exception):
+        pass
+
+    def fake_run(cmd, env, log_path):
+        raise Started(cmd)
+
+    monkeypatch.setattr(bench, "_run", fake_run)
+    bench_cfg = dict(seeds=[0], budget=dict(max_iters=2, val_interval=2),
+                     target=dict(root=target), source=dict(root=target),
+                     methods=dict(so="configs/source_only_cracks_cpu.py"))
+    with pytest.raises(Started):
+        bench.run_benchmark(bench_cfg, "t", str(work))
+    kept = [d for d in os.listdir(work / "so") if d.startswith("seed0.interrupted-")]
+    assert len(kept) == 1
+    assert (work / "so" / kept[0] / "train.log").read_text() == "the interrupted attempt"
+    assert not (work / "so" / "seed0" / "train.log").exists()  # the new attempt starts clean
 
 
 def test_gap_closed_only_when_the_oracle_is_above_source_only():
