@@ -16,19 +16,10 @@ model = dict(
     ),
     data_preprocessor=dict(size=crop_size),
 )
-source_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomRescale', ratio_range=(0.75, 1.25)),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-    dict(type='PackSegInputs'),
-]
-target_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-    dict(type='PackSegInputs'),
-]
+# The parent's pipelines with this crop size.
+source_pipeline = [dict(t, crop_size=crop_size) if t['type'] == 'RandomCrop' else t
+                   for t in _base_.source_pipeline]
+target_pipeline = [dict(t, crop_size=crop_size) if t['type'] == 'RandomCrop' else t
+                   for t in _base_.target_pipeline]
 train_dataloader = dict(
     dataset=dict(source=dict(pipeline=source_pipeline), target=dict(pipeline=target_pipeline)))
