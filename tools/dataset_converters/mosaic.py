@@ -32,16 +32,18 @@ import json
 import os
 import os.path as osp
 import shutil
+import sys
 from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-IGNORE = 255
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from tools.dataset_converters._layout import IGNORE, LayoutError, load_pair, read_split  # noqa: E402
 
 
-class MosaicError(ValueError):
+class MosaicError(LayoutError):
     """A problem with the arguments or the source files; the message names the file."""
 
 
@@ -54,51 +56,6 @@ def parse_grid(text: str) -> Tuple[int, int]:
     if cols < 1 or rows < 1 or cols * rows < 2:
         raise MosaicError(f"--grid {text!r} must hold at least 2 photos (cols, rows >= 1)")
     return cols, rows
-
-
-def read_split(path: str) -> List[str]:
-    if not osp.isfile(path):
-        raise MosaicError(f"split file not found: {path!r}")
-    names = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            name = line.strip()
-            if name:
-                stem, ext = osp.splitext(name)
-                names.append(stem if ext.lower() in IMG_EXTENSIONS else name)
-    if not names:
-        raise MosaicError(f"split file {path!r} lists no image")
-    return names
-
-
-def find_image(src: str, name: str) -> str:
-    for ext in IMG_EXTENSIONS:
-        path = osp.join(src, "images", name + ext)
-        if osp.isfile(path):
-            return path
-    raise MosaicError(f"no image for {name!r} in {osp.join(src, 'images')!r} "
-                      f"(looked for {', '.join(IMG_EXTENSIONS)})")
-
-
-def load_pair(src: str, name: str) -> Tuple[np.ndarray, np.ndarray]:
-    """A photo (3 channels) and its class-id mask, checked."""
-    image_path = find_image(src, name)
-    image = cv2.imread(image_path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise MosaicError(f"unreadable image {image_path!r}")
-    mask_path = osp.join(src, "masks", name + ".png")
-    if not osp.isfile(mask_path):
-        raise MosaicError(f"no mask for {name!r}: {mask_path!r} is missing")
-    mask = cv2.imread(mask_path, cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        raise MosaicError(f"unreadable mask {mask_path!r}")
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise MosaicError(f"mask {mask_path!r} is {mask.dtype} with shape {mask.shape}; expected "
-                          "a single-channel uint8 mask of class ids")
-    if mask.shape != image.shape[:2]:
-        raise MosaicError(f"mask {mask_path!r} is {mask.shape[1]}x{mask.shape[0]} but image "
-                          f"{image_path!r} is {image.shape[1]}x{image.shape[0]}")
-    return image, mask
 
 
 def layout(count: int, cols: int) -> Tuple[int, int]:
@@ -140,7 +97,7 @@ def convert(src: str, dst: str, grid: Tuple[int, int],
     for split, names in per_split.items():
         for name in names:
             if name not in data:
-                data[name] = load_pair(src, name)  # everything checked before the first write
+                data[name] = load_pair(src, name)[:2]  # everything checked before the first write
         step = cols * rows
         groups[split] = [names[i:i + step] for i in range(0, len(names), step)]
     os.makedirs(osp.join(dst, "images"), exist_ok=True)
@@ -187,7 +144,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     try:
         counts = convert(args.src, args.dst, parse_grid(args.grid), args.splits)
-    except MosaicError as exc:
+    except LayoutError as exc:
         raise SystemExit(f"error: {exc}") from None
     summary = ", ".join(f"{split}: {n}" for split, n in counts.items())
     print(f"wrote mosaics of {args.grid} photos to {args.dst} ({summary})")
