@@ -21,7 +21,10 @@ channel and of its photo's size) before anything is written.
 
 CFD's 480x320 photos with ``--grid 3x3`` give 1440x960 mosaics (8 from the 72 train photos;
 5 + one single photo from the 46 test photos), the large-image protocol of
-``configs/benchmarks/cracks_cpu_large.py``. The seams between photos are edges a real large
+``configs/benchmarks/cracks_cpu_large.py``; its generated source is tiled the same way
+(``--splits train.txt val.txt`` for a set written by ``python -m synthetic generate``; the
+copied ``meta.json`` keeps the classes the datasets check, its per-image records name the
+photos, which ``mosaics.json`` places). The seams between photos are edges a real large
 photo does not have; the docs of that benchmark say so.
 """
 
