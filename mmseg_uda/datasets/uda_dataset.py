@@ -16,6 +16,7 @@ their masks) join the supervised stream: a share ``r`` of the source items are d
 
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
@@ -121,6 +122,30 @@ def rare_class_probabilities(class_fraction: Sequence[float], temperature: float
     logits = logits - logits[avail].max()
     prob = np.where(avail, np.exp(logits), 0.0)
     return prob / prob.sum()
+
+
+# A class that rare-class sampling shows in fewer source draws than this gets a warning.
+RCS_MIN_COVERAGE = 0.01
+
+
+def rare_class_coverage(probabilities: Sequence[float], class_images: Sequence[Sequence[int]],
+                        image_class_pixels: np.ndarray, min_pixels: int = 1) -> np.ndarray:
+    """Share of rare-class draws whose image holds each class.
+
+    A draw picks class ``c`` with ``probabilities[c]``, then one of ``class_images[c]``
+    uniformly; the image holds class ``k`` when it has ``min_pixels`` pixels of it. A class
+    that is common in pixels but never shares an image with the rare ones (a defect type of
+    its own tiles) can get a coverage near 0: rare-class sampling then hides it.
+
+    Returns:
+        np.ndarray: one share in [0, 1] per class.
+    """
+    held = np.asarray(image_class_pixels) >= min_pixels
+    coverage = np.zeros(held.shape[1], dtype=np.float64)
+    for c, p in enumerate(probabilities):
+        if p > 0 and len(class_images[c]):
+            coverage += p * held[np.asarray(class_images[c])].mean(0)
+    return coverage
 
 
 def count_class_pixels(mask_paths: Sequence[str], num_classes: int,
@@ -315,11 +340,29 @@ class UDADataset:
                         max_crop_attempts=max(1, int(cfg.get("max_crop_attempts", 10))),
                         class_pixel_fraction=fraction, class_probabilities=prob,
                         class_images=images, image_class_pixels=counts)
+        coverage = rare_class_coverage(prob, images, counts, min_pixels)
+        self.rcs["class_coverage"] = coverage
         names = self.metainfo.get("classes")
-        summary = ", ".join(f"{n}: f={f:.4f} p={p:.3f} ({len(i)} images)"
-                            for n, f, p, i in zip(names, fraction, prob, images))
-        print_log(f"UDADataset rare-class sampling (T={self.rcs['temperature']}): {summary}",
+        summary = ", ".join(f"{n}: f={f:.4f} p={p:.3f} in {100 * v:.1f} % of draws "
+                            f"({len(i)} images)"
+                            for n, f, p, v, i in zip(names, fraction, prob, coverage, images))
+        temperature = self.rcs["temperature"]
+        print_log(f"UDADataset rare-class sampling (T={temperature}): {summary}",
                   logger="current")
+        hidden = [c for c in range(self.num_classes)
+                  if len(images[c]) and coverage[c] < RCS_MIN_COVERAGE]
+        if hidden:
+            warmer = {t: rare_class_coverage(rare_class_probabilities(
+                fraction, t, [len(i) > 0 for i in images]), images, counts, min_pixels)
+                for t in (temperature * 10, temperature * 100)}
+            for c in hidden:
+                others = ", ".join(f"T={t:g}: {100 * v[c]:.1f} %" for t, v in warmer.items())
+                print_log(f"UDADataset rare-class sampling (T={temperature}) shows class "
+                          f"{names[c]!r} in only {100 * coverage[c]:.2f} % of the source draws "
+                          f"(pixel share {100 * fraction[c]:.2f} %, {len(images[c])} images "
+                          f"holding it): the model will hardly see it. A higher "
+                          f"rare_class_sampling.temperature shows it more ({others}).",
+                          logger="current", level=logging.WARNING)
 
     def sample_rare_class(self) -> tuple:
         """Draw ``(class id, source index)`` with rare-class sampling."""
@@ -351,5 +394,5 @@ def _root(dataset) -> str:
 
 
 __all__: List[str] = ["LabeledTargetDataset", "UDADataset", "choose_labeled_target",
-                       "count_class_pixels", "rare_class_probabilities",
+                       "count_class_pixels", "rare_class_coverage", "rare_class_probabilities",
                        "select_labeled_target"]

@@ -1,5 +1,6 @@
 """UDADataset: pairing, metainfo, checks at build time, rare-class sampling."""
 
+import logging
 import os
 import os.path as osp
 
@@ -10,8 +11,8 @@ from mmengine.dataset import pseudo_collate
 from mmseg.registry import DATASETS
 
 from helpers import write_dataset
-from mmseg_uda.datasets import DatasetError, UDADataset
-from mmseg_uda.datasets.uda_dataset import rare_class_probabilities
+from mmseg_uda.datasets import DatasetError, UDADataset, uda_dataset
+from mmseg_uda.datasets.uda_dataset import rare_class_coverage, rare_class_probabilities
 
 SOURCE_PIPELINE = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"),
                    dict(type="PackSegInputs")]
@@ -132,3 +133,46 @@ def test_rare_class_sampling_distribution(tmp_path):
     assert names <= {"000", "001", "002"}
     with pytest.raises(ValueError, match="temperature required"):
         DATASETS.build(paired_cfg(src, tgt, THREE, rare_class_sampling=dict(temp=0.1)))
+
+
+def test_rare_class_coverage_warns_about_a_class_sampling_hides(tmp_path, monkeypatch):
+    """Class 1 large but only in its own images 0-9, class 2 tiny in images 10-12 (as a
+    defect type per tile): T=0.01 draws class 2 almost always and hides class 1."""
+    src = str(tmp_path / "src")
+    os.makedirs(osp.join(src, "images"))
+    os.makedirs(osp.join(src, "masks"))
+    for i in range(13):
+        mask = np.zeros((32, 32), np.uint8)
+        if i < 10:
+            mask[8:20, :] = 1
+        else:
+            mask[0:2, 0:4] = 2
+        cv2.imwrite(osp.join(src, "images", f"{i:03d}.png"), np.full((32, 32, 3), 90, np.uint8))
+        cv2.imwrite(osp.join(src, "masks", f"{i:03d}.png"), mask)
+    with open(osp.join(src, "train.txt"), "w") as f:
+        f.write("\n".join(f"{i:03d}" for i in range(13)))
+    tgt = write_dataset(str(tmp_path / "tgt"), num=4, seed=1, num_classes=3, with_masks=False)
+    prob = np.array([0.0, 0.25, 0.75])
+    images = [np.arange(13), np.arange(10), np.arange(10, 13)]
+    counts = np.zeros((13, 3), np.int64)
+    counts[:, 0] = 1
+    counts[:10, 1] = 384
+    counts[10:, 2] = 8
+    np.testing.assert_allclose(rare_class_coverage(prob, images, counts), [1.0, 0.25, 0.75])
+    np.testing.assert_allclose(rare_class_coverage(prob, images, counts, min_pixels=10),
+                               [0.0, 0.25, 0.0])
+
+    def build(temperature):
+        logged = []
+        monkeypatch.setattr(uda_dataset, "print_log", lambda msg, logger=None,
+                            level=logging.INFO: logged.append((msg, level)))
+        ds = DATASETS.build(paired_cfg(src, tgt, THREE, rare_class_sampling=dict(
+            temperature=temperature)))
+        return ds, [m for m, level in logged if level >= logging.WARNING]
+
+    ds, warnings = build(0.01)
+    coverage = ds.rcs["class_coverage"]
+    assert coverage[1] < 0.01 and coverage[2] > 0.99 and coverage[0] == pytest.approx(1.0)
+    assert len(warnings) == 1 and "'scratch'" in warnings[0] and "T=0.1:" in warnings[0]
+    ds, warnings = build(1.0)  # warm enough: every class is seen, no warning
+    assert ds.rcs["class_coverage"].min() > 0.1 and warnings == []
