@@ -110,3 +110,8 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(SystemExit, match="is 8x5 but image"):
         dev_split.main([src, str(tmp_path / "out")])
     assert not osp.exists(tmp_path / "out")
+    with open(osp.join(src, "train.txt"), "a") as f:
+        f.write("a3\n")
+    with pytest.raises(SystemExit, match=r"lists \['a3'\] more than once"):
+        dev_split.main([src, str(tmp_path / "out")])
+    assert not osp.exists(tmp_path / "out")

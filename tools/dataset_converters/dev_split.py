@@ -32,6 +32,7 @@ import os.path as osp
 import random
 import shutil
 import sys
+from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -48,7 +49,7 @@ class DevSplitError(LayoutError):
 
 def read_unique_split(path: str) -> List[str]:
     names = read_split(path)
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = sorted(n for n, k in Counter(names).items() if k > 1)
     if duplicated:
         raise DevSplitError(f"split file {path!r} lists {duplicated[:3]} more than once")
     return names
