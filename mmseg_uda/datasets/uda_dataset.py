@@ -333,8 +333,8 @@ class UDADataset:
         total = counts.sum(0)
         fraction = total / max(1, total.sum())
         images = [np.flatnonzero(counts[:, c] >= min_pixels) for c in range(self.num_classes)]
-        prob = rare_class_probabilities(fraction, float(cfg["temperature"]),
-                                        [len(i) > 0 for i in images])
+        available = [len(i) > 0 for i in images]
+        prob = rare_class_probabilities(fraction, float(cfg["temperature"]), available)
         self.rcs = dict(temperature=float(cfg["temperature"]), min_pixels=min_pixels,
                         min_crop_pixels=int(cfg.get("min_crop_pixels", 0)),
                         max_crop_attempts=max(1, int(cfg.get("max_crop_attempts", 10))),
@@ -350,11 +350,11 @@ class UDADataset:
         print_log(f"UDADataset rare-class sampling (T={temperature}): {summary}",
                   logger="current")
         hidden = [c for c in range(self.num_classes)
-                  if len(images[c]) and coverage[c] < RCS_MIN_COVERAGE]
+                  if available[c] and coverage[c] < RCS_MIN_COVERAGE]
         if hidden:
-            warmer = {t: rare_class_coverage(rare_class_probabilities(
-                fraction, t, [len(i) > 0 for i in images]), images, counts, min_pixels)
-                for t in (temperature * 10, temperature * 100)}
+            warmer = {t: rare_class_coverage(rare_class_probabilities(fraction, t, available),
+                                             images, counts, min_pixels)
+                      for t in (temperature * 10, temperature * 100)}
             for c in hidden:
                 others = ", ".join(f"T={t:g}: {100 * v[c]:.1f} %" for t, v in warmer.items())
                 print_log(f"UDADataset rare-class sampling (T={temperature}) shows class "

@@ -4,7 +4,9 @@ checked image / mask pair (``images/<name>.<ext>``, ``masks/<name>.png`` of clas
 
 from __future__ import annotations
 
+import os
 import os.path as osp
+import shutil
 from typing import List, Tuple
 
 import cv2
@@ -64,3 +66,19 @@ def load_pair(src: str, name: str, flags: int = cv2.IMREAD_COLOR
         raise LayoutError(f"mask {mask_path!r} is {mask.shape[1]}x{mask.shape[0]} but image "
                           f"{image_path!r} is {image.shape[1]}x{image.shape[0]}")
     return image, mask, image_path, mask_path
+
+
+def check_destination(src: str, dst: str) -> None:
+    """Refuse DST when it is SRC or an existing folder with files in it (nothing is
+    overwritten)."""
+    if osp.abspath(src) == osp.abspath(dst):
+        raise LayoutError("SRC and DST must differ")
+    if osp.exists(dst) and (not osp.isdir(dst) or os.listdir(dst)):
+        raise LayoutError(f"refusing to write into {dst!r}: it exists and is not an empty folder")
+
+
+def copy_class_files(src: str, dst: str) -> None:
+    """Copy SRC's ``classes.txt`` / ``meta.json`` (the class names) into DST when present."""
+    for extra in ("classes.txt", "meta.json"):
+        if osp.isfile(osp.join(src, extra)):
+            shutil.copyfile(osp.join(src, extra), osp.join(dst, extra))

@@ -40,7 +40,14 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from tools.dataset_converters._layout import IGNORE, LayoutError, load_pair, read_split  # noqa: E402
+from tools.dataset_converters._layout import (  # noqa: E402
+    IGNORE,  # noqa: E402
+    LayoutError,
+    check_destination,
+    copy_class_files,
+    load_pair,
+    read_split,
+)
 
 
 class DevSplitError(LayoutError):
@@ -110,10 +117,7 @@ def convert(src: str, dst: str, fraction: float = 0.25, seed: int = 0,
     """Write the dev-split dataset into DST; returns what ``dev_split.json`` records."""
     if not 0.0 < fraction < 1.0:
         raise DevSplitError(f"--fraction must be between 0 and 1 (exclusive); got {fraction}")
-    if osp.abspath(src) == osp.abspath(dst):
-        raise DevSplitError("SRC and DST must differ")
-    if osp.exists(dst) and (not osp.isdir(dst) or os.listdir(dst)):
-        raise DevSplitError(f"refusing to write into {dst!r}: it exists and is not an empty folder")
+    check_destination(src, dst)
     names = read_unique_split(osp.join(src, split))
     if len(names) < 2:
         raise DevSplitError(f"{osp.join(src, split)!r} lists {len(names)} photo: nothing to split")
@@ -138,9 +142,7 @@ def convert(src: str, dst: str, fraction: float = 0.25, seed: int = 0,
     for fname, listed in (("train.txt", kept), ("test.txt", dev)):
         with open(osp.join(dst, fname), "w", encoding="utf-8") as f:
             f.write("\n".join(listed) + "\n")
-    for extra in ("classes.txt", "meta.json"):
-        if osp.isfile(osp.join(src, extra)):
-            shutil.copyfile(osp.join(src, extra), osp.join(dst, extra))
+    copy_class_files(src, dst)
     labels = class_names(src) or {}
     record = dict(
         source=osp.abspath(src), split=split, fraction=fraction, seed=seed,

@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import shutil
 import sys
 from typing import Dict, List, Sequence, Tuple
 
@@ -43,7 +42,14 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from tools.dataset_converters._layout import IGNORE, LayoutError, load_pair, read_split  # noqa: E402
+from tools.dataset_converters._layout import (  # noqa: E402
+    IGNORE,  # noqa: E402
+    LayoutError,
+    check_destination,
+    copy_class_files,
+    load_pair,
+    read_split,
+)
 
 
 class MosaicError(LayoutError):
@@ -90,10 +96,7 @@ def convert(src: str, dst: str, grid: Tuple[int, int],
             splits: Sequence[str] = ("train.txt", "test.txt")) -> Dict[str, int]:
     """Write the mosaics of every split of SRC into DST; returns mosaics per split."""
     cols, rows = grid
-    if osp.exists(dst) and (not osp.isdir(dst) or os.listdir(dst)):
-        raise MosaicError(f"refusing to write into {dst!r}: it exists and is not an empty folder")
-    if osp.abspath(src) == osp.abspath(dst):
-        raise MosaicError("SRC and DST must differ")
+    check_destination(src, dst)
     per_split = {split: read_split(osp.join(src, split)) for split in splits}
     groups: Dict[str, List[List[str]]] = {}
     data = {}
@@ -123,9 +126,7 @@ def convert(src: str, dst: str, grid: Tuple[int, int],
         with open(osp.join(dst, osp.basename(split)), "w", encoding="utf-8") as f:
             f.write("\n".join(listed) + "\n")
         counts[split] = len(listed)
-    for extra in ("classes.txt", "meta.json"):
-        if osp.isfile(osp.join(src, extra)):
-            shutil.copyfile(osp.join(src, extra), osp.join(dst, extra))
+    copy_class_files(src, dst)
     with open(osp.join(dst, "mosaics.json"), "w", encoding="utf-8") as f:
         json.dump(dict(source=osp.abspath(src), grid=[cols, rows], mosaics=index), f, indent=1)
     return counts
