@@ -97,27 +97,48 @@ def select_labeled_target(names: Sequence[str], num: Optional[int], seed: int,
     return choose_labeled_target(names, num, seed)
 
 
-def rare_class_probabilities(class_fraction: Sequence[float], temperature: float,
+# rare_class_sampling.temperature for class-balanced sampling (the limit T -> inf).
+UNIFORM = "uniform"
+
+
+def check_temperature(temperature: Union[float, str]) -> Union[float, str]:
+    """``temperature`` as a float > 0 or ``'uniform'``; anything else is a ValueError."""
+    if isinstance(temperature, str):
+        if temperature != UNIFORM:
+            raise ValueError(f"rare-class sampling temperature must be a number > 0 or "
+                             f"{UNIFORM!r}, got {temperature!r}")
+        return temperature
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not temperature > 0:
+        raise ValueError(f"rare-class sampling temperature must be > 0 or {UNIFORM!r}, got "
+                         f"{temperature!r}")
+    return float(temperature)
+
+
+def rare_class_probabilities(class_fraction: Sequence[float], temperature: Union[float, str],
                              available: Optional[Sequence[bool]] = None) -> np.ndarray:
     """Rare-class sampling distribution ``softmax((1 - f_c) / T)`` over classes.
 
     Args:
         class_fraction (Sequence[float]): pixel fraction ``f_c`` of each class in the source
             set (sums to 1 over labeled pixels).
-        temperature (float): ``T`` > 0; small values favour rare classes strongly (the
+        temperature (float | str): ``T`` > 0; small values favour rare classes strongly (the
             reference uses 0.01), large values approach uniform class sampling.
+            ``'uniform'`` is the limit ``T -> inf``: every available class equally often,
+            whatever the pixel shares (class-balanced sampling, no per-dataset value).
         available (Sequence[bool], optional): classes that can be sampled (those with at
             least one qualifying image); the others get probability 0. Default: all.
 
     Returns:
         np.ndarray: float64 probabilities, one per class, summing to 1.
     """
-    if temperature <= 0:
-        raise ValueError(f"rare-class sampling temperature must be > 0, got {temperature}")
+    temperature = check_temperature(temperature)
     freq = np.asarray(class_fraction, dtype=np.float64)
     avail = np.ones_like(freq, dtype=bool) if available is None else np.asarray(available, bool)
     if not avail.any():
         raise ValueError("rare-class sampling: no class has a qualifying source image")
+    if temperature == UNIFORM:
+        return avail / avail.sum()
     logits = np.where(avail, (1.0 - freq) / temperature, -np.inf)
     logits = logits - logits[avail].max()
     prob = np.where(avail, np.exp(logits), 0.0)
@@ -188,7 +209,9 @@ class UDADataset:
             ``DefectDataset(with_masks=False)`` whose pipeline has no ``LoadAnnotations``.
         rare_class_sampling (dict, optional): None (off, default) or
             ``dict(temperature=T, min_pixels=1, min_crop_pixels=0, max_crop_attempts=10)``:
-            ``temperature`` (float, required) the softmax temperature (reference: 0.01);
+            ``temperature`` (float | str, required) the softmax temperature (reference:
+            0.01) or ``'uniform'`` (every class with images equally often, the limit
+            ``T -> inf``);
             ``min_pixels`` (int) pixels of a class an image needs to be drawn for it
             (default 1); ``min_crop_pixels`` (int) pixels of the drawn class the
             transformed (cropped) sample must keep, else the pipeline is re-run up to
@@ -334,8 +357,9 @@ class UDADataset:
         fraction = total / max(1, total.sum())
         images = [np.flatnonzero(counts[:, c] >= min_pixels) for c in range(self.num_classes)]
         available = [len(i) > 0 for i in images]
-        prob = rare_class_probabilities(fraction, float(cfg["temperature"]), available)
-        self.rcs = dict(temperature=float(cfg["temperature"]), min_pixels=min_pixels,
+        temperature = check_temperature(cfg["temperature"])
+        prob = rare_class_probabilities(fraction, temperature, available)
+        self.rcs = dict(temperature=temperature, min_pixels=min_pixels,
                         min_crop_pixels=int(cfg.get("min_crop_pixels", 0)),
                         max_crop_attempts=max(1, int(cfg.get("max_crop_attempts", 10))),
                         class_pixel_fraction=fraction, class_probabilities=prob,
@@ -346,7 +370,6 @@ class UDADataset:
         summary = ", ".join(f"{n}: f={f:.4f} p={p:.3f} in {100 * v:.1f} % of draws "
                             f"({len(i)} images)"
                             for n, f, p, v, i in zip(names, fraction, prob, coverage, images))
-        temperature = self.rcs["temperature"]
         print_log(f"UDADataset rare-class sampling (T={temperature}): {summary}",
                   logger="current")
         hidden = [c for c in range(self.num_classes)
@@ -354,14 +377,16 @@ class UDADataset:
         if hidden:
             warmer = {t: rare_class_coverage(rare_class_probabilities(fraction, t, available),
                                              images, counts, min_pixels)
-                      for t in (temperature * 10, temperature * 100)}
+                      for t in ((temperature * 10, temperature * 100, UNIFORM)
+                                if temperature != UNIFORM else ())}
             for c in hidden:
-                others = ", ".join(f"T={t:g}: {100 * v[c]:.1f} %" for t, v in warmer.items())
+                others = ", ".join(f"T={t}: {100 * v[c]:.1f} %" for t, v in warmer.items())
                 print_log(f"UDADataset rare-class sampling (T={temperature}) shows class "
                           f"{names[c]!r} in only {100 * coverage[c]:.2f} % of the source draws "
                           f"(pixel share {100 * fraction[c]:.2f} %, {len(images[c])} images "
                           f"holding it): the model will hardly see it. A higher "
-                          f"rare_class_sampling.temperature shows it more ({others}).",
+                          f"rare_class_sampling.temperature (or 'uniform': every class "
+                          f"equally often) shows it more ({others}).",
                           logger="current", level=logging.WARNING)
 
     def sample_rare_class(self) -> tuple:

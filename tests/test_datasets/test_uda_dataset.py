@@ -80,6 +80,13 @@ def test_rare_class_probabilities_formula():
     assert p[2] == 0 and p.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="temperature"):
         rare_class_probabilities(freq, 0.0)
+    # 'uniform' is the limit T -> inf: each available class equally, whatever its share.
+    np.testing.assert_allclose(rare_class_probabilities(freq, "uniform"), [1 / 3] * 3)
+    np.testing.assert_allclose(rare_class_probabilities(freq, "uniform", [True, False, True]),
+                               [0.5, 0.0, 0.5])
+    for bad in ("hot", -1.0, True, None):
+        with pytest.raises(ValueError, match="temperature must be"):
+            rare_class_probabilities(freq, bad)
 
 
 def _write_three_class_source(root, num=20):
@@ -174,5 +181,10 @@ def test_rare_class_coverage_warns_about_a_class_sampling_hides(tmp_path, monkey
     coverage = ds.rcs["class_coverage"]
     assert coverage[1] < 0.01 and coverage[2] > 0.99 and coverage[0] == pytest.approx(1.0)
     assert len(warnings) == 1 and "'scratch'" in warnings[0] and "T=0.1:" in warnings[0]
+    assert "T=uniform:" in warnings[0]
     ds, warnings = build(1.0)  # warm enough: every class is seen, no warning
     assert ds.rcs["class_coverage"].min() > 0.1 and warnings == []
+    ds, warnings = build("uniform")  # each class a third of the draws, whatever its pixels
+    np.testing.assert_allclose(ds.rcs["class_probabilities"], [1 / 3] * 3)
+    # class 1: its own third of the draws, and 10 of the 13 images of the background third
+    assert ds.rcs["class_coverage"][1] == pytest.approx(1 / 3 + 10 / 39) and warnings == []

@@ -5,7 +5,8 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from helpers import tiny_segmentor
-from mmseg_uda.models import weighted_cross_entropy
+from mmseg_uda.models import WeightedCrossEntropyLoss, weighted_cross_entropy
+from mmseg_uda.models.losses.cross_entropy import class_balanced_cross_entropy
 from mmseg_uda.models.segmentors import split_groups
 
 
@@ -37,6 +38,32 @@ def test_weighted_ce_pixel_and_class_weights():
         F.cross_entropy(logits[1:], label[1:], ignore_index=255, reduction="sum") / label.numel())
     with pytest.raises(ValueError, match="do not match"):
         weighted_cross_entropy(logits, label[:, :2])
+
+
+def test_class_balanced_ce_weighs_each_present_class_equally():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 4, 5, requires_grad=True)
+    label = torch.zeros(2, 4, 5, dtype=torch.long)
+    label[0, 0, 0] = 2                      # one pixel of class 2, no class 1
+    label[1, 3, :] = 255                    # ignored
+    per_px = F.cross_entropy(logits, label, ignore_index=255, reduction="none")
+    bg = (label == 0)
+    expected = (per_px[bg].mean() + per_px[label == 2].mean()) / 2
+    loss = class_balanced_cross_entropy(logits, label)
+    torch.testing.assert_close(loss, expected)
+    # the single class-2 pixel pulls as hard as all the background pixels together
+    loss.backward()
+    grad = logits.grad.abs().sum(1)
+    assert grad[0, 0, 0] > 10 * grad[bg].mean()
+    # pixel weights scale each class's term; the module wraps the function
+    w = torch.full((2,), 0.5)
+    module = WeightedCrossEntropyLoss(class_balanced=True, loss_weight=2.0)
+    torch.testing.assert_close(module(logits, label, weight=w), expected)
+    assert class_balanced_cross_entropy(logits, torch.full_like(label, 255)) == 0
+    with pytest.raises(ValueError, match="class_balanced"):
+        WeightedCrossEntropyLoss(class_balanced=True, class_weight=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="class 7"):
+        class_balanced_cross_entropy(logits, torch.full_like(label, 7))
 
 
 def test_loss_equals_weighted_loss_and_pixel_weight_zero_kills_loss():

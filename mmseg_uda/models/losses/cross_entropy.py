@@ -15,6 +15,16 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 
+def _matching_label(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """``label`` as (N, H, W) int64, checked against the (N, C, H, W) ``logits``."""
+    if label.dim() == 4:
+        label = label.squeeze(1)
+    if logits.shape[-2:] != label.shape[-2:] or logits.shape[0] != label.shape[0]:
+        raise ValueError(f"logits {tuple(logits.shape)} and label {tuple(label.shape)} do not "
+                         "match in batch or spatial size")
+    return label.long()
+
+
 def weighted_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
                            pixel_weight: Optional[torch.Tensor] = None,
                            class_weight: Optional[torch.Tensor] = None,
@@ -35,12 +45,7 @@ def weighted_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
     Returns:
         torch.Tensor: scalar loss.
     """
-    if label.dim() == 4:
-        label = label.squeeze(1)
-    if logits.shape[-2:] != label.shape[-2:] or logits.shape[0] != label.shape[0]:
-        raise ValueError(f"logits {tuple(logits.shape)} and label {tuple(label.shape)} do not "
-                         "match in batch or spatial size")
-    label = label.long()
+    label = _matching_label(logits, label)
     if class_weight is not None:
         class_weight = class_weight.to(device=logits.device, dtype=torch.float32)
     loss = F.cross_entropy(logits.float(), label, weight=class_weight,
@@ -57,6 +62,45 @@ def weighted_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
     return loss.sum() / valid.sum().clamp(min=1.0)
 
 
+def class_balanced_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
+                                 pixel_weight: Optional[torch.Tensor] = None,
+                                 ignore_index: int = 255) -> torch.Tensor:
+    """Cross-entropy averaged per class first, then over the classes present in the batch.
+
+    Each class that has labeled pixels in ``label`` contributes the mean (pixel-weighted)
+    loss of its own pixels, and the classes count equally: a defect class of 0.05 % of the
+    pixels pulls as hard as the background. No class weights to choose per dataset.
+
+    Args:
+        logits (torch.Tensor): (N, C, H, W) scores (float32 inside).
+        label (torch.Tensor): (N, H, W) or (N, 1, H, W) class ids.
+        pixel_weight (torch.Tensor, optional): (N, H, W) or (N,) weights; a class's term is
+            the sum of its weighted losses over its pixel count. Default: None.
+        ignore_index (int): label ignored by the loss. Default: 255.
+
+    Returns:
+        torch.Tensor: scalar loss (0 with a gradient when no pixel is labeled).
+    """
+    label = _matching_label(logits, label)
+    valid = label != ignore_index
+    if not valid.any():
+        return logits.sum() * 0.0
+    num_classes = logits.shape[1]
+    cls = label[valid]
+    if int(cls.max()) >= num_classes or int(cls.min()) < 0:
+        raise ValueError(f"label holds class {int(cls.max())} but the logits have "
+                         f"{num_classes} classes")
+    loss = F.cross_entropy(logits.float(), label, ignore_index=ignore_index, reduction="none")
+    if pixel_weight is not None:
+        if pixel_weight.dim() == 1:
+            pixel_weight = pixel_weight.view(-1, 1, 1)
+        loss = loss * pixel_weight.to(loss.dtype)
+    sums = loss.new_zeros(num_classes).index_add(0, cls, loss[valid])
+    counts = torch.bincount(cls, minlength=num_classes)
+    present = counts > 0
+    return (sums[present] / counts[present].to(sums.dtype)).mean()
+
+
 @MODELS.register_module()
 class WeightedCrossEntropyLoss(nn.Module):
     """Cross-entropy for decode heads with working class weights and pixel weights.
@@ -67,16 +111,24 @@ class WeightedCrossEntropyLoss(nn.Module):
         class_weight (Sequence[float], optional): weight of each class. Default: None.
         loss_weight (float): multiplier of the loss. Default: 1.0.
         avg_non_ignore (bool): see :func:`weighted_cross_entropy`. Default: False.
+        class_balanced (bool): average per class, then over the classes present in the batch
+            (:func:`class_balanced_cross_entropy`) instead of over pixels; excludes
+            ``class_weight`` and ``avg_non_ignore``. Default: False.
         loss_name (str): name of the loss in the log (must start with ``loss_``).
             Default: ``'loss_ce'``.
     """
 
     def __init__(self, class_weight: Optional[Sequence[float]] = None, loss_weight: float = 1.0,
-                 avg_non_ignore: bool = False, loss_name: str = "loss_ce") -> None:
+                 avg_non_ignore: bool = False, class_balanced: bool = False,
+                 loss_name: str = "loss_ce") -> None:
         super().__init__()
         if not loss_name.startswith("loss_"):
             raise ValueError(f"loss_name must start with 'loss_' (mmengine sums only those), "
                              f"got {loss_name!r}")
+        if class_balanced and (class_weight is not None or avg_non_ignore):
+            raise ValueError("class_balanced=True weighs the classes equally: it takes no "
+                             "class_weight and no avg_non_ignore")
+        self.class_balanced = bool(class_balanced)
         self.class_weight = None if class_weight is None else list(map(float, class_weight))
         self.loss_weight = float(loss_weight)
         self.avg_non_ignore = avg_non_ignore
@@ -85,6 +137,9 @@ class WeightedCrossEntropyLoss(nn.Module):
     def forward(self, cls_score: torch.Tensor, label: torch.Tensor,
                 weight: Optional[torch.Tensor] = None, ignore_index: int = 255,
                 **kwargs) -> torch.Tensor:
+        if self.class_balanced:
+            return self.loss_weight * class_balanced_cross_entropy(
+                cls_score, label, pixel_weight=weight, ignore_index=ignore_index)
         class_weight = None
         if self.class_weight is not None:
             if len(self.class_weight) != cls_score.shape[1]:
