@@ -106,3 +106,17 @@ def test_inference_logits_full_resolution():
     with torch.no_grad():
         logits = model.inference_logits(torch.randn(2, 3, 40, 56))
     assert logits.shape == (2, 2, 40, 56)
+
+
+def test_a_loss_that_ignores_pixel_weights_is_refused_on_weighted_pixels():
+    model = tiny_segmentor(loss_decode=[
+        dict(type="WeightedCrossEntropyLoss"),
+        dict(type="LovaszLoss", reduction="none")])
+    logits = torch.randn(2, 2, 8, 8)
+    label = torch.randint(0, 2, (2, 8, 8))
+    # true labels (no weights, or all ones): fine
+    ok = model.losses_from_logits(logits, label)
+    assert "loss_lovasz" in ok and "loss_ce" in ok
+    model.losses_from_logits(logits, label, torch.ones(2, 8, 8))
+    with pytest.raises(ValueError, match="LovaszLoss in loss_decode ignores pixel weights"):
+        model.losses_from_logits(logits, label, torch.full((2,), 0.5))

@@ -64,6 +64,10 @@ def scale_to_valid_mean(losses: Dict[str, Tensor], valid: Optional[Tensor]) -> D
     return {k: v * factor if k.startswith("loss") else v for k, v in losses.items()}
 
 
+# Decode losses of mmseg that accept a ``weight`` argument but do not apply per-pixel weights.
+LOSSES_WITHOUT_PIXEL_WEIGHT = ("LovaszLoss",)
+
+
 @MODELS.register_module()
 class WeightedEncoderDecoder(EncoderDecoder):
     """mmseg's EncoderDecoder plus per-pixel-weighted losses and logit inference.
@@ -100,7 +104,14 @@ class WeightedEncoderDecoder(EncoderDecoder):
         loss_fns = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) \
             else [head.loss_decode]
         losses: Dict[str, Tensor] = {}
+        weighted = pixel_weight is not None and not bool((pixel_weight == 1).all())
         for fn in loss_fns:
+            if weighted and type(fn).__name__ in LOSSES_WITHOUT_PIXEL_WEIGHT:
+                raise ValueError(
+                    f"{type(fn).__name__} in loss_decode ignores pixel weights, but this loss "
+                    "has some (pseudo-label confidence, padding, mixing): it would train on "
+                    "every pseudo-labeled and padded pixel at full weight. Use it only where "
+                    "all labels are true (source-only, oracle), or drop it from loss_decode")
             value = fn(logits, seg_label, weight=pixel_weight, ignore_index=head.ignore_index)
             losses[fn.loss_name] = losses.get(fn.loss_name, 0) + value
         losses["acc_seg"] = accuracy(logits.detach(), seg_label, ignore_index=head.ignore_index)
