@@ -103,15 +103,12 @@ UNIFORM = "uniform"
 
 def check_temperature(temperature: Union[float, str]) -> Union[float, str]:
     """``temperature`` as a float > 0 or ``'uniform'``; anything else is a ValueError."""
-    if isinstance(temperature, str):
-        if temperature != UNIFORM:
-            raise ValueError(f"rare-class sampling temperature must be a number > 0 or "
-                             f"{UNIFORM!r}, got {temperature!r}")
-        return temperature
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+    if temperature == UNIFORM:
+        return UNIFORM
+    if isinstance(temperature, (str, bool)) or not isinstance(temperature, (int, float)) \
             or not temperature > 0:
-        raise ValueError(f"rare-class sampling temperature must be > 0 or {UNIFORM!r}, got "
-                         f"{temperature!r}")
+        raise ValueError(f"rare-class sampling temperature must be a number > 0 or "
+                         f"{UNIFORM!r}, got {temperature!r}")
     return float(temperature)
 
 

@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from tools.dataset_converters._layout import (  # noqa: E402
-    IGNORE,  # noqa: E402
+    IGNORE,
     LayoutError,
     check_destination,
     copy_class_files,

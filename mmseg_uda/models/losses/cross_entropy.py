@@ -87,9 +87,10 @@ def class_balanced_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
         return logits.sum() * 0.0
     num_classes = logits.shape[1]
     cls = label[valid]
-    if int(cls.max()) >= num_classes or int(cls.min()) < 0:
-        raise ValueError(f"label holds class {int(cls.max())} but the logits have "
-                         f"{num_classes} classes")
+    bad = cls[(cls < 0) | (cls >= num_classes)]
+    if bad.numel():
+        raise ValueError(f"label holds class {int(bad[0])} but the logits have "
+                         f"{num_classes} classes (ignore_index {ignore_index})")
     loss = F.cross_entropy(logits.float(), label, ignore_index=ignore_index, reduction="none")
     if pixel_weight is not None:
         if pixel_weight.dim() == 1:

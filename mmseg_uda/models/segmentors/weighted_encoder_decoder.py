@@ -103,15 +103,17 @@ class WeightedEncoderDecoder(EncoderDecoder):
                         align_corners=self.align_corners)
         loss_fns = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) \
             else [head.loss_decode]
+        # Only a loss that ignores pixel weights needs the (device-synchronising) look at them.
+        unweighted = [type(fn).__name__ for fn in loss_fns
+                      if type(fn).__name__ in LOSSES_WITHOUT_PIXEL_WEIGHT]
+        if unweighted and pixel_weight is not None and not bool((pixel_weight == 1).all()):
+            raise ValueError(
+                f"{unweighted[0]} in loss_decode ignores pixel weights, but this loss has some "
+                "(pseudo-label confidence, padding, mixing): it would train on every "
+                "pseudo-labeled and padded pixel at full weight. Use it only where all labels "
+                "are true (source-only, oracle), or drop it from loss_decode")
         losses: Dict[str, Tensor] = {}
-        weighted = pixel_weight is not None and not bool((pixel_weight == 1).all())
         for fn in loss_fns:
-            if weighted and type(fn).__name__ in LOSSES_WITHOUT_PIXEL_WEIGHT:
-                raise ValueError(
-                    f"{type(fn).__name__} in loss_decode ignores pixel weights, but this loss "
-                    "has some (pseudo-label confidence, padding, mixing): it would train on "
-                    "every pseudo-labeled and padded pixel at full weight. Use it only where "
-                    "all labels are true (source-only, oracle), or drop it from loss_decode")
             value = fn(logits, seg_label, weight=pixel_weight, ignore_index=head.ignore_index)
             losses[fn.loss_name] = losses.get(fn.loss_name, 0) + value
         losses["acc_seg"] = accuracy(logits.detach(), seg_label, ignore_index=head.ignore_index)
