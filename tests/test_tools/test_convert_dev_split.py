@@ -77,6 +77,21 @@ def test_holds_out_a_stratified_share_of_the_train_photos_only(tmp_path):
         assert len(dataset) == len(listed)
 
 
+def test_split_files_are_read_as_the_dataset_reads_them(tmp_path):
+    # Comment lines, blank lines and image extensions: the dataset accepts such a train.txt,
+    # so the converter must too (and hold out the same photos as from the plain file).
+    plain = write_set(str(tmp_path / "plain"))
+    commented = write_set(str(tmp_path / "commented"))
+    with open(osp.join(commented, "train.txt"), "w") as f:
+        f.write("# train photos\n" + "\n\n".join(n + ".jpg" for n, _ in TRAIN) + "\n# end\n")
+    for src in (plain, commented):
+        dev_split.main([src, src + "_dev", "--seed", "4"])
+    assert names(plain + "_dev", "test.txt") == names(commented + "_dev", "test.txt")
+    assert len(DefectDataset(data_root=commented, split="train.txt",
+                             metainfo=dict(classes=("background", "pit", "break", "crack")))
+               ) == len(TRAIN)
+
+
 def test_the_hold_out_is_deterministic_per_seed(tmp_path):
     src = write_set(str(tmp_path / "src"))
     picks = []

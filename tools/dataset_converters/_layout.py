@@ -21,14 +21,15 @@ class LayoutError(ValueError):
 
 
 def read_split(path: str) -> List[str]:
-    """The image names of a split file (an image extension on a line is dropped)."""
+    """The image names of a split file, read as ``DefectDataset`` reads it: blank lines and
+    ``#`` comment lines skipped, an image extension on a line dropped."""
     if not osp.isfile(path):
         raise LayoutError(f"split file not found: {path!r}")
     names = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             name = line.strip()
-            if name:
+            if name and not name.startswith("#"):
                 stem, ext = osp.splitext(name)
                 names.append(stem if ext.lower() in IMG_EXTENSIONS else name)
     if not names:
