@@ -135,3 +135,26 @@ def tiny_segmentor(seed: int = 0, **head_overrides):
     model.data_preprocessor = None
     torch.manual_seed(seed)
     return MODELS.build(model)
+
+
+def tiny_pretrain_model(config: str, seed: int = 0, **overrides):
+    """The pretraining model of ``configs/pretrain/<config>`` with a tiny MiT (embed_dims 8,
+    one block per stage), no preprocessor, initialised with ``seed``; ``overrides`` update
+    the model config."""
+    import copy
+
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    import mmseg_uda  # noqa: F401  (compat before mmseg)
+
+    cfg = Config.fromfile(osp.join(REPO, "configs", "pretrain", config))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1])
+    model_cfg.data_preprocessor = None
+    model_cfg.update(overrides)
+    torch.manual_seed(seed)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    return model

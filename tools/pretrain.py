@@ -4,11 +4,12 @@
                                     [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
     python tools/pretrain.py CONFIG --export-from CKPT [--out FILE]   # from any checkpoint
 
-Trains the model of CONFIG (``SimMIM``, configs/pretrain/) with the MMEngine Runner exactly like
-``tools/train.py`` (work-dir lock, ``--resume``, AMP, distributed launchers, ETA lines), then
-writes the encoder alone to ``WORK_DIR/backbone.pth`` (``--out``): mmseg ``MixVisionTransformer``
-keys, ``{'meta', 'state_dict'}``, which ``init_cfg=dict(type='MiTPretrained', checkpoint=...)``
-loads strictly into a backbone of the same MiT size. ``--export-from`` writes that file from an
+Trains the model of CONFIG (``SimMIM`` or ``DenseVICReg``, configs/pretrain/) with the MMEngine
+Runner exactly like ``tools/train.py`` (work-dir lock, ``--resume``, AMP, distributed
+launchers, ETA lines), then writes the encoder alone to ``WORK_DIR/backbone.pth`` (``--out``):
+mmseg ``MixVisionTransformer`` keys, ``{'meta', 'state_dict'}``, which
+``init_cfg=dict(type='MiTPretrained', checkpoint=...)`` loads strictly into a backbone of the
+same MiT size. ``--export-from`` writes that file from an
 intermediate Runner checkpoint of a pretraining run instead of training. See docs/pretrain.md.
 """
 
@@ -56,8 +57,19 @@ def parse_args(argv=None):
     return parse_run_args(parser, argv)
 
 
+OBJECTIVES = {"SimMIM": "SimMIM masked image modelling",
+              "DenseVICReg": "dense VICReg (matched cells of two views)"}
+
+
+def _objective(config: str) -> str:
+    from mmengine.config import Config
+
+    kind = str((Config.fromfile(config).get("model") or {}).get("type", "unknown"))
+    return OBJECTIVES.get(kind, kind)
+
+
 def _meta(config: str, **more) -> dict:
-    return dict(config=osp.abspath(config), objective="SimMIM masked image modelling",
+    return dict(config=osp.abspath(config), objective=_objective(config),
                 written=datetime.datetime.now().isoformat(timespec="seconds"),
                 writer="mmseg_uda tools/pretrain.py", **more)
 
@@ -80,7 +92,8 @@ def export_from_checkpoint(checkpoint: str, out: str, config: str) -> str:
 
 
 def export_from_model(model, out: str, config: str, iteration: int) -> str:
-    """Write the backbone of a trained ``SimMIM`` model (wrapped or not) to ``out``."""
+    """Write the backbone of a trained pretraining model (``SimMIM``, ``DenseVICReg``; wrapped
+    or not) to ``out``."""
     from mmengine.model import is_model_wrapper
 
     from mmseg_uda.models.weights import save_mit_weights

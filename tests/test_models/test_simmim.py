@@ -1,6 +1,5 @@
 """SimMIM masked image modelling for MiT: masks, loss, training signal, exported weights."""
 
-import copy
 import os.path as osp
 
 import cv2
@@ -10,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from helpers import REPO, write_dataset
+from helpers import REPO, tiny_pretrain_model, write_dataset
 from mmseg_uda.models.pretrain import (
     SimMIM,
     masked_l1,
@@ -23,19 +22,10 @@ from mmseg_uda.models.weights import MiTWeightsError, load_mit_weights, save_mit
 from mmseg_uda.utils import load_config
 
 B0_PRETRAIN = osp.join(REPO, "configs", "pretrain", "simmim_mit-b0_cpu.py")
-TINY_BACKBONE = dict(embed_dims=8, num_layers=[1, 1, 1, 1])
 
 
 def tiny_simmim(seed=0, **kw):
-    cfg = Config.fromfile(B0_PRETRAIN)
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.backbone.update(TINY_BACKBONE)
-    model_cfg.data_preprocessor = None
-    model_cfg.update(kw)
-    torch.manual_seed(seed)
-    model = MODELS.build(model_cfg)
-    model.init_weights()
-    return model
+    return tiny_pretrain_model("simmim_mit-b0_cpu.py", seed, **kw)
 
 
 # ----------------------------------------------------------------------------- functions

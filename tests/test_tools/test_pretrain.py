@@ -28,9 +28,17 @@ TINY = {
 }
 
 
-def pretrain(*args, target, check=True):
+VICREG = osp.join(REPO, "configs", "pretrain", "vicreg_mit-b0_cpu.py")
+TINY_VICREG = dict(TINY, **{
+    "model.data_preprocessor.size": [64, 128], "model.expander_channels": 16,
+    "train_dataloader.dataset.pipeline.1.crop_size": 64,
+})
+del TINY_VICREG["train_dataloader.dataset.pipeline.2.crop_size"]
+
+
+def pretrain(*args, target, check=True, config=CONFIG):
     env = dict(os.environ, TARGET_ROOT=target, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, osp.join(REPO, "tools", "pretrain.py"), CONFIG,
+    proc = subprocess.run([sys.executable, osp.join(REPO, "tools", "pretrain.py"), config,
                            *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
     if check and proc.returncode != 0:
@@ -88,6 +96,30 @@ def test_pretrain_exports_backbone_and_resumes(tmp_path):
     # AdamW's step counts continue from the checkpoint's 2 (a fresh optimizer would be at 2)
     assert adam_steps(osp.join(work, "iter_4.pth")) == {4}
     assert osp.isfile(osp.join(work, "backbone.pth"))
+
+
+def test_dense_vicreg_config_pretrains_and_exports_with_the_runner(tmp_path):
+    """The second objective through the same tool: two-view pipeline, real Runner, a
+    backbone file that loads strictly into the segmentors' MiT and says what made it."""
+    from mmseg_uda.models.weights import load_mit_weights
+
+    target = write_dataset(str(tmp_path / "photos"), num=6, with_masks=False)
+    work = str(tmp_path / "run")
+    proc = pretrain("--work-dir", work, "--cfg-options", *cfg_options(TINY_VICREG, tiny=False),
+                    target=target, config=VICREG)
+    assert "loss_invariance" in proc.stdout + proc.stderr
+    saved = torch.load(osp.join(work, "backbone.pth"), weights_only=True)
+    assert saved["meta"]["objective"].startswith("dense VICReg")
+    assert saved["meta"]["iterations"] == 4
+    final = torch.load(osp.join(work, "iter_4.pth"), weights_only=False)["state_dict"]
+    assert any(k.startswith("expander.") for k in final)  # trained, but not exported
+    assert all(k.startswith("layers.") for k in saved["state_dict"])
+    from mmseg.models.backbones import MixVisionTransformer
+
+    mit = MixVisionTransformer(embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 5, 8])
+    load_mit_weights(mit, osp.join(work, "backbone.pth"))  # strict
+    for key, value in mit.state_dict().items():
+        torch.testing.assert_close(value, final[f"backbone.{key}"], rtol=0, atol=0)
 
 
 def test_pretrain_errors_are_one_line_before_training(tmp_path):

@@ -10,7 +10,8 @@ from .factory import (
 )
 from .loading import LoadImageFromFile
 from .rescale import RandomRescale
+from .views import TwoViewCrops
 
-__all__ = ["LoadImageFromFile", "RandomRescale",
+__all__ = ["LoadImageFromFile", "RandomRescale", "TwoViewCrops",
            "RandomJPEGCompression", "RandomLighting", "RandomLowContrast",
            "RandomMotionBlur", "RandomOcclusion", "RandomSpecularHighlight"]
