@@ -8,7 +8,8 @@
 # One pretraining per seed (its seed), cached in WORK_DIR/pretrain/seed<N> and shared by the
 # rows of that seed; it runs again only when its inputs change (config files, iterations,
 # photos). The rows without SSL are those of cracks_cpu.py. Results: docs/benchmarks.md
-# ("Self-supervised pretraining").
+# ("Self-supervised pretraining"). cracks_cpu_vicreg.py: the same rows with the dense VICReg
+# objective, the one that helps.
 _base_ = ['./cracks_cpu.py']
 # 600 iterations of 8 crops: ~10 minutes on one core; data='target+source' adds the generated
 # source photos.

@@ -6,11 +6,11 @@ right after the first (overlapping) patch embedding, the encoder runs as usual, 
 decoder — a 1x1 convolution and a pixel shuffle — predicts the pixels of the deepest feature
 map's cells. The loss is the L1 distance to the normalised input on the masked pixels only.
 
-Why this objective here: it needs neither large batches, negatives, multi-crop views nor a
-momentum encoder (which contrastive / self-distillation methods need to work), it fits a
-hierarchical encoder whose later stages merge tokens (the mask is applied once, before the
-first stage), and it learns local texture and edges — what thin defects on a surface are made
-of. docs/pretrain.md has the measurement.
+Why it was tried first: it needs neither large batches, negatives, multi-crop views nor a
+momentum encoder, it fits a hierarchical encoder whose later stages merge tokens (the mask is
+applied once, before the first stage), and it reconstructs local texture and edges. Measured
+on CFD it did not beat the random initialisation; the dense joint-embedding objective
+(``DenseVICReg``) did — docs/pretrain.md has both measurements.
 
 The backbone is an ordinary ``MixVisionTransformer`` (or ``MixVisionTransformerSDPA``) built
 from the same config dict as the segmentors', so its state dict is what ``MiTPretrained`` loads
