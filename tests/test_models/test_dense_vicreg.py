@@ -170,3 +170,44 @@ def test_dense_vicreg_loss_falls_on_a_tiny_generated_set(tmp_path):
         losses.append(loss.item())
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.7 * first, losses
+
+
+def test_dense_vicreg_with_masked_image_modelling(tmp_path):
+    """mim_weight > 0: the first views are masked (only they), their masked squares are
+    reconstructed, and the loss falls; the second views are encoded as the plain backbone."""
+    root = write_dataset(str(tmp_path / "photos"), num=6, size=(96, 96), with_masks=False)
+    inputs, samples = pair_batch(root, 6, crop=64)  # 2 x 2 mask squares per view
+    model = tiny_vicreg(mim_weight=25.0).train()
+    assert model.mask_token.shape == (1, 1, 8) and hasattr(model, "decoder")
+    assert not hasattr(tiny_vicreg(), "mask_token")  # plain VICReg: nothing of MIM
+    losses = model(inputs, samples, mode="loss")
+    assert set(losses) == {"loss_invariance", "loss_variance", "loss_covariance", "loss_mim"}
+    # which views are masked: record the encoder's input tokens of the loss's forward pass
+    seen = {}
+
+    def record(module, args):
+        seen.setdefault("tokens", args[0].detach().clone())
+
+    model.backbone.layers[0][1][0].register_forward_pre_hook(record)
+    torch.manual_seed(3)
+    model(inputs, samples, mode="loss")
+    tokens = seen["tokens"]  # (2B, N, C): first views, then second views
+    plain, _ = model.backbone.layers[0][0](torch.cat(DenseVICReg.split_views(inputs)))
+    batch = inputs.shape[0]
+    torch.testing.assert_close(tokens[batch:], plain[batch:])  # second views untouched
+    replaced = (tokens[:batch] - model.mask_token).abs().amax(-1) < 1e-6
+    assert replaced.float().mean().item() == pytest.approx(0.5)  # 2 of 4 squares per view
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    history = []
+    for _ in range(30):
+        loss = model(inputs, samples, mode="loss")["loss_mim"]
+        total = sum(model(inputs, samples, mode="loss").values())
+        optim.zero_grad()
+        total.backward()
+        optim.step()
+        history.append(loss.item())
+    assert sum(history[-3:]) / 3 < 0.8 * sum(history[:3]) / 3, history
+    with pytest.raises(ValueError, match="mim_weight"):
+        tiny_vicreg(mim_weight=-1.0)
+    with pytest.raises(ValueError, match="multiple of the encoder's output stride"):
+        tiny_vicreg(mim_weight=1.0, mask_patch_size=48)

@@ -18,6 +18,11 @@ batch of 8), no momentum teacher (collapse is prevented by the variance term), a
 what segmentation reads: per-location features that stay the same under scale, flip and
 lighting changes — the changes between a generated and a real photo of a surface.
 docs/pretrain.md has the measurement against SimMIM.
+
+With ``mim_weight > 0`` the same forward pass also does SimMIM's masked image modelling on the
+first view of each pair (``configs/pretrain/vicreg_mim_mit-b0_cpu.py``): the two objectives
+keep different things (VICReg: line-like structure that survives view changes; SimMIM: local
+brightness and texture), and one pretraining with both avoids choosing per defect type.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from .masking import encode_masked, masked_l1, patch_normalize, random_patch_mask, upsample_mask
 
 
 def view_grid(src: Tensor, dst: Tensor, grid: Tuple[int, int],
@@ -109,6 +116,15 @@ class DenseVICReg(BaseModel):
         max_cells (int): cells per view set used for the variance / covariance statistics
             (a random subset when there are more; all matched cells count for invariance).
             Default: 4096.
+        mim_weight (float): > 0 adds masked image modelling (SimMIM's, on the same forward
+            pass): the first view of each pair is masked (``mask_ratio`` of its
+            ``mask_patch_size`` squares, their stage-1 tokens replaced by a learned token), a
+            light decoder reconstructs its masked squares, standardised per square
+            (``SimMIM(norm_target=True)``), and the L1 is added with this weight; the
+            invariance term then also asks the masked cells of view 1 to match view 2's
+            unmasked ones. 0: dense VICReg alone. Default: 0.
+        mask_patch_size (int): see ``SimMIM``. Default: 32.
+        mask_ratio (float): see ``SimMIM``. Default: 0.6.
         init_cfg (dict, optional): MMEngine init config. Default: None.
     """
 
@@ -116,6 +132,7 @@ class DenseVICReg(BaseModel):
                  feature_stride: int = 8, expander_channels: int = 512,
                  invariance_weight: float = 25.0, variance_weight: float = 25.0,
                  covariance_weight: float = 1.0, max_cells: int = 4096,
+                 mim_weight: float = 0.0, mask_patch_size: int = 32, mask_ratio: float = 0.6,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
@@ -137,15 +154,31 @@ class DenseVICReg(BaseModel):
             nn.Conv2d(channels, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 1))
+        if mim_weight < 0:
+            raise ValueError(f"mim_weight must be >= 0, got {mim_weight}")
+        self.mim_weight = float(mim_weight)
+        if self.mim_weight > 0:
+            stride = 1
+            for s in self.backbone.strides:
+                stride *= int(s)
+            if mask_patch_size % stride:
+                raise ValueError(f"mask_patch_size ({mask_patch_size}) must be a multiple of "
+                                 f"the encoder's output stride {stride}")
+            if not 0.0 < mask_ratio < 1.0:
+                raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+            self.mask_patch_size, self.mask_ratio = int(mask_patch_size), float(mask_ratio)
+            first = self.backbone.embed_dims * self.backbone.num_heads[0]
+            last = self.backbone.embed_dims * self.backbone.num_heads[-1]
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, first))
+            nn.init.trunc_normal_(self.mask_token, std=0.02)
+            self.decoder = nn.Sequential(nn.Conv2d(last, stride ** 2 * 3, kernel_size=1),
+                                         nn.PixelShuffle(stride))
 
     # ------------------------------------------------------------------ parts
-    def dense_features(self, inputs: Tensor) -> Tensor:
-        """(B, C, H/s, W/s): the four stage maps resampled to ``feature_stride`` s and
-        concatenated (C = 512 for MiT-b0)."""
-        size = (max(1, inputs.shape[-2] // self.feature_stride),
-                max(1, inputs.shape[-1] // self.feature_stride))
+    def fuse(self, stage_maps: List[Tensor], size: Tuple[int, int]) -> Tensor:
+        """The stage maps resampled to the (h, w) grid ``size`` and concatenated."""
         maps = []
-        for x in self.backbone(inputs):
+        for x in stage_maps:
             if x.shape[-2:] == size:
                 maps.append(x)
             elif x.shape[-2] > size[0]:
@@ -153,6 +186,15 @@ class DenseVICReg(BaseModel):
             else:
                 maps.append(F.interpolate(x, size=size, mode="bilinear", align_corners=False))
         return torch.cat(maps, dim=1)
+
+    def _grid(self, inputs: Tensor) -> Tuple[int, int]:
+        return (max(1, inputs.shape[-2] // self.feature_stride),
+                max(1, inputs.shape[-1] // self.feature_stride))
+
+    def dense_features(self, inputs: Tensor) -> Tensor:
+        """(B, C, H/s, W/s): the four stage maps resampled to ``feature_stride`` s and
+        concatenated (C = 512 for MiT-b0)."""
+        return self.fuse(self.backbone(inputs), self._grid(inputs))
 
     def embed(self, inputs: Tensor) -> Tensor:
         """(B, D, H/s, W/s) embeddings of every cell."""
@@ -198,7 +240,15 @@ class DenseVICReg(BaseModel):
         first, second = self.split_views(inputs)
         views = self._views(data_samples, inputs.device)
         batch, crop = inputs.shape[0], tuple(first.shape[-2:])
-        z = self.embed(torch.cat([first, second]))
+        pairs = torch.cat([first, second])
+        mask = None
+        if self.mim_weight > 0:  # the first views masked, the second ones seen whole
+            mask = random_patch_mask(batch, crop, self.mask_patch_size, self.mask_ratio,
+                                     device=inputs.device)
+            mask = torch.cat([mask, torch.zeros_like(mask)])
+        stage_maps = encode_masked(self.backbone, pairs, mask,
+                                   getattr(self, "mask_token", None))
+        z = self.expander(self.fuse(stage_maps, self._grid(first)))
         za, zb = z[:batch], z[batch:]
         grid = tuple(za.shape[-2:])
         pairs_a, pairs_b = [], []
@@ -217,9 +267,15 @@ class DenseVICReg(BaseModel):
         sets = (self._sample(cells_a), self._sample(cells_b))
         variance = sum(variance_term(c) for c in sets) / 2
         covariance = sum(covariance_term(c) for c in sets) / 2
-        return dict(loss_invariance=self.weights["invariance"] * F.mse_loss(pa, pb),
-                    loss_variance=self.weights["variance"] * variance,
-                    loss_covariance=self.weights["covariance"] * covariance)
+        losses = dict(loss_invariance=self.weights["invariance"] * F.mse_loss(pa, pb),
+                      loss_variance=self.weights["variance"] * variance,
+                      loss_covariance=self.weights["covariance"] * covariance)
+        if self.mim_weight > 0:
+            pred = self.decoder(stage_maps[-1][:batch])[..., :crop[0], :crop[1]]
+            target = patch_normalize(first, self.mask_patch_size)
+            weight = upsample_mask(mask[:batch], crop, self.mask_patch_size)
+            losses["loss_mim"] = self.mim_weight * masked_l1(pred, target, weight)
+        return losses
 
     def predict(self, inputs: Tensor, data_samples: Optional[list] = None) -> List[Tensor]:
         return list(self.embed(inputs))

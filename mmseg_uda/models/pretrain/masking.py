@@ -109,3 +109,31 @@ def patch_normalize(x: Tensor, patch: int, valid: Optional[Tensor] = None,
     mean = pooled((x * valid).sum(1, keepdim=True)) / count.clamp(min=1)
     var = pooled((((x - mean) ** 2) * valid).sum(1, keepdim=True)) / count.clamp(min=1)
     return (x - mean) / (var + eps).sqrt()
+
+
+def encode_masked(backbone, inputs: Tensor, mask: Optional[Tensor] = None,
+                  mask_token: Optional[Tensor] = None) -> list:
+    """The four feature maps of a MiT ``backbone`` with the stage-1 tokens of masked patches
+    replaced by ``mask_token`` right after the first (overlapping) patch embedding.
+
+    Args:
+        backbone: a ``MixVisionTransformer`` (``layers`` of [patch embed, blocks, norm]).
+        inputs (Tensor): (B, 3, H, W) normalised images.
+        mask (Tensor, optional): (B, 1, h, w) patch mask (1 = masked); a row of zeros leaves
+            that image as the plain encoder sees it. None: the plain encoder.
+        mask_token (Tensor, optional): (1, 1, C1) learned token; needed with ``mask``.
+    """
+    from mmseg.models.utils import nlc_to_nchw
+
+    outs = []
+    x = inputs
+    for i, layer in enumerate(backbone.layers):
+        x, hw_shape = layer[0](x)
+        if i == 0 and mask is not None:
+            weight = token_mask(mask.to(x.dtype), hw_shape)
+            x = x * (1.0 - weight) + mask_token.to(x.dtype) * weight
+        for block in layer[1]:
+            x = block(x, hw_shape)
+        x = nlc_to_nchw(layer[2](x), hw_shape)
+        outs.append(x)
+    return outs

@@ -25,15 +25,14 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.model.weight_init import trunc_normal_
-from mmseg.models.utils import nlc_to_nchw
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from .masking import (
+    encode_masked,
     masked_l1,
     patch_normalize,
     random_patch_mask,
-    token_mask,
     upsample_mask,
     valid_pixels,
 )
@@ -96,18 +95,7 @@ class SimMIM(BaseModel):
             mask (Tensor, optional): (B, 1, h, w) patch mask (1 = masked), resampled to the
                 stage-1 token grid. None: the plain encoder.
         """
-        outs = []
-        x = inputs
-        for i, layer in enumerate(self.backbone.layers):
-            x, hw_shape = layer[0](x)
-            if i == 0 and mask is not None:
-                weight = token_mask(mask.to(x.dtype), hw_shape)
-                x = x * (1.0 - weight) + self.mask_token.to(x.dtype) * weight
-            for block in layer[1]:
-                x = block(x, hw_shape)
-            x = nlc_to_nchw(layer[2](x), hw_shape)
-            outs.append(x)
-        return outs
+        return encode_masked(self.backbone, inputs, mask, self.mask_token)
 
     def reconstruct(self, inputs: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) pixels predicted from the masked input (normalised space)."""
