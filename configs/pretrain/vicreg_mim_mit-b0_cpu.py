@@ -4,6 +4,8 @@
 # vicreg_mit-b0_cpu.py. Meant to keep what each objective is good at on its own (VICReg: line-
 # like defects; SimMIM: blob- and texture-like ones, docs/pretrain.md) without choosing per
 # defect type. Same data, views, encoder passes per iteration and schedule as vicreg_mit-b0_cpu.
+# Measured (docs/benchmarks.md, "Both objectives in one pretraining"): worse than either
+# objective alone on every dev-split probe and with DACS on CFD — kept as a tested option.
 #   TARGET_ROOT=/work/shared/data/cfd python tools/pretrain.py \
 #       configs/pretrain/vicreg_mim_mit-b0_cpu.py
 _base_ = ['./vicreg_mit-b0_cpu.py']
