@@ -61,20 +61,19 @@ OBJECTIVES = {"SimMIM": "SimMIM masked image modelling",
               "DenseVICReg": "dense VICReg (matched cells of two views)"}
 
 
-def _objective(config: str) -> str:
-    from mmengine.config import Config
-
-    kind = str((Config.fromfile(config).get("model") or {}).get("type", "unknown"))
+def _objective(cfg) -> str:
+    """How the backbone of the (loaded) pretraining config ``cfg`` was trained, in words."""
+    kind = str((cfg.get("model") or {}).get("type", "unknown"))
     return OBJECTIVES.get(kind, kind)
 
 
-def _meta(config: str, **more) -> dict:
-    return dict(config=osp.abspath(config), objective=_objective(config),
+def _meta(config: str, objective: str, **more) -> dict:
+    return dict(config=osp.abspath(config), objective=objective,
                 written=datetime.datetime.now().isoformat(timespec="seconds"),
                 writer="mmseg_uda tools/pretrain.py", **more)
 
 
-def export_from_checkpoint(checkpoint: str, out: str, config: str) -> str:
+def export_from_checkpoint(checkpoint: str, out: str, config: str, objective: str) -> str:
     """Write the backbone of a pretraining (Runner) checkpoint to ``out``; returns the MiT
     size. The checkpoint is unpickled in full: only your own runs' files."""
     from mmseg_uda.compat.checkpoint import check_loadable
@@ -87,11 +86,11 @@ def export_from_checkpoint(checkpoint: str, out: str, config: str) -> str:
     check_loadable(checkpoint)
     state_dict, layout = convert_mit_state_dict(
         read_state_dict(checkpoint, allow_pickle=True), checkpoint)
-    return save_mit_weights(state_dict, out, _meta(config, checkpoint=osp.abspath(checkpoint)),
-                            source=checkpoint, layout=layout)
+    meta = _meta(config, objective, checkpoint=osp.abspath(checkpoint))
+    return save_mit_weights(state_dict, out, meta, source=checkpoint, layout=layout)
 
 
-def export_from_model(model, out: str, config: str, iteration: int) -> str:
+def export_from_model(model, out: str, config: str, objective: str, iteration: int) -> str:
     """Write the backbone of a trained pretraining model (``SimMIM``, ``DenseVICReg``; wrapped
     or not) to ``out``."""
     from mmengine.model import is_model_wrapper
@@ -100,7 +99,8 @@ def export_from_model(model, out: str, config: str, iteration: int) -> str:
 
     model = model.module if is_model_wrapper(model) else model
     return save_mit_weights(model.backbone.state_dict(), out,
-                            _meta(config, iterations=int(iteration)), source="pretrained model")
+                            _meta(config, objective, iterations=int(iteration)),
+                            source="pretrained model")
 
 
 def main(argv=None):
@@ -113,7 +113,7 @@ def main(argv=None):
     if args.export_from:
         if not osp.isfile(args.export_from):
             raise SystemExit(f"--export-from: checkpoint not found: {args.export_from!r}")
-        name = export_from_checkpoint(args.export_from, out, args.config)
+        name = export_from_checkpoint(args.export_from, out, args.config, _objective(cfg))
         print(f"{args.export_from}: {name} backbone -> {out}")
         return 0
     if "backbone" not in (cfg.get("model") or {}):
@@ -121,7 +121,8 @@ def main(argv=None):
                          "pretraining config, e.g. configs/pretrain/simmim_mit-b0_cpu.py)")
     runner = train_locked(cfg, args)  # the photo folders are checked before the Runner
     if runner is not None:  # rank 0
-        name = export_from_model(runner.model, out, args.config, runner.iter)
+        name = export_from_model(runner.model, out, args.config, _objective(cfg),
+                                 runner.iter)
         runner.logger.info(f"pretrained {name} backbone ({runner.iter} iterations) -> {out}; "
                            f"use it with init_cfg=dict(type='MiTPretrained', "
                            f"checkpoint='{out}')")

@@ -7,8 +7,8 @@
 #   MIT_B5_WEIGHTS=work_dirs/vicreg_mit-b5/backbone.pth python tools/train.py \
 #       configs/hrda_cracks.py --amp
 # Several GPUs (torchrun ... --launcher pytorch): the expander's BatchNorm and the variance /
-# covariance statistics are per GPU, over its own cells (thousands per batch). Not run on this project's CPU machines (no GPU, no
-# ImageNet weights); docs/pretrain.md.
+# covariance statistics are per GPU, over its own cells (thousands per batch). Not run on this
+# project's CPU machines (no GPU, no ImageNet weights); docs/pretrain.md.
 _base_ = ['./vicreg_mit-b0_cpu.py']
 crop_size = (512, 512)  # each view: the crop of the GPU training configs
 model = dict(

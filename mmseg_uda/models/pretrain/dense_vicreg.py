@@ -37,6 +37,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .masking import encode_masked, masked_l1, patch_normalize, random_patch_mask, upsample_mask
+from .simmim import simmim_parts
 
 
 def view_grid(src: Tensor, dst: Tensor, grid: Tuple[int, int],
@@ -158,21 +159,9 @@ class DenseVICReg(BaseModel):
             raise ValueError(f"mim_weight must be >= 0, got {mim_weight}")
         self.mim_weight = float(mim_weight)
         if self.mim_weight > 0:
-            stride = 1
-            for s in self.backbone.strides:
-                stride *= int(s)
-            if mask_patch_size % stride:
-                raise ValueError(f"mask_patch_size ({mask_patch_size}) must be a multiple of "
-                                 f"the encoder's output stride {stride}")
-            if not 0.0 < mask_ratio < 1.0:
-                raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+            _, self.mask_token, self.decoder = simmim_parts(self.backbone, mask_patch_size,
+                                                            mask_ratio)
             self.mask_patch_size, self.mask_ratio = int(mask_patch_size), float(mask_ratio)
-            first = self.backbone.embed_dims * self.backbone.num_heads[0]
-            last = self.backbone.embed_dims * self.backbone.num_heads[-1]
-            self.mask_token = nn.Parameter(torch.zeros(1, 1, first))
-            nn.init.trunc_normal_(self.mask_token, std=0.02)
-            self.decoder = nn.Sequential(nn.Conv2d(last, stride ** 2 * 3, kernel_size=1),
-                                         nn.PixelShuffle(stride))
 
     # ------------------------------------------------------------------ parts
     def fuse(self, stage_maps: List[Tensor], size: Tuple[int, int]) -> Tensor:
@@ -232,8 +221,10 @@ class DenseVICReg(BaseModel):
         list per image."""
         if mode == "loss":
             return self.loss(inputs, data_samples)
-        if mode in ("tensor", "predict"):
+        if mode == "tensor":
             return self.embed(inputs)
+        if mode == "predict":
+            return self.predict(inputs, data_samples)
         raise ValueError(f"DenseVICReg.forward: unknown mode {mode!r} (loss, predict, tensor)")
 
     def loss(self, inputs: Tensor, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
@@ -249,22 +240,25 @@ class DenseVICReg(BaseModel):
         stage_maps = encode_masked(self.backbone, pairs, mask,
                                    getattr(self, "mask_token", None))
         z = self.expander(self.fuse(stage_maps, self._grid(first)))
-        za, zb = z[:batch], z[batch:]
-        grid = tuple(za.shape[-2:])
+        per_view = (z[:batch], z[batch:])
+        grid = tuple(z.shape[-2:])
+
+        def rows(t: Tensor) -> Tensor:  # (B, D, h, w) -> (B*h*w, D)
+            return t.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+
+        cells = [rows(t) for t in per_view]
         pairs_a, pairs_b = [], []
-        for src, dst, z_src, z_dst in ((0, 1, za, zb), (1, 0, zb, za)):
+        for src, dst in ((0, 1), (1, 0)):
             coords, inside = view_grid(views[:, src], views[:, dst], grid, crop)
-            matched = F.grid_sample(z_dst, coords.to(z_dst.dtype), mode="bilinear",
+            matched = F.grid_sample(per_view[dst], coords.to(z.dtype), mode="bilinear",
                                     padding_mode="border", align_corners=False)
             keep = inside.flatten()
-            pairs_a.append(z_src.permute(0, 2, 3, 1).reshape(-1, z.shape[1])[keep])
-            pairs_b.append(matched.permute(0, 2, 3, 1).reshape(-1, z.shape[1])[keep])
+            pairs_a.append(cells[src][keep])
+            pairs_b.append(rows(matched)[keep])
         pa, pb = torch.cat(pairs_a), torch.cat(pairs_b)
-        cells_a = za.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
-        cells_b = zb.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
         if pa.shape[0] < 2:  # views that share no cell (tiny crops): no invariance pairs
-            pa, pb = cells_a[:2] * 0, cells_a[:2] * 0
-        sets = (self._sample(cells_a), self._sample(cells_b))
+            pa, pb = cells[0][:2] * 0, cells[0][:2] * 0
+        sets = [self._sample(c) for c in cells]
         variance = sum(variance_term(c) for c in sets) / 2
         covariance = sum(covariance_term(c) for c in sets) / 2
         losses = dict(loss_invariance=self.weights["invariance"] * F.mse_loss(pa, pb),

@@ -19,7 +19,7 @@ from the same config dict as the segmentors', so its state dict is what ``MiTPre
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -36,6 +36,30 @@ from .masking import (
     upsample_mask,
     valid_pixels,
 )
+
+
+def simmim_parts(backbone: nn.Module, mask_patch_size: int,
+                 mask_ratio: float) -> Tuple[int, nn.Parameter, nn.Module]:
+    """SimMIM's learned parts for a MiT ``backbone``, once the mask settings are checked.
+
+    Returns:
+        tuple: the encoder's output stride, the stage-1 mask token (1, 1, C1), initialised as
+        SimMIM's, and the light decoder — one linear layer per cell of the deepest map,
+        reshaped to stride x stride RGB pixels.
+    """
+    stride = int(torch.tensor(list(backbone.strides)).prod())
+    if mask_patch_size % stride:
+        raise ValueError(f"mask_patch_size ({mask_patch_size}) must be a multiple of the "
+                         f"encoder's output stride {stride}")
+    if not 0.0 < mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+    first = backbone.embed_dims * backbone.num_heads[0]
+    last = backbone.embed_dims * backbone.num_heads[-1]
+    mask_token = nn.Parameter(torch.zeros(1, 1, first))
+    trunc_normal_(mask_token, std=0.02)
+    decoder = nn.Sequential(nn.Conv2d(last, stride ** 2 * 3, kernel_size=1),
+                            nn.PixelShuffle(stride))
+    return stride, mask_token, decoder
 
 
 @MODELS.register_module()
@@ -66,25 +90,11 @@ class SimMIM(BaseModel):
         if not hasattr(self.backbone, "layers") or not hasattr(self.backbone, "strides"):
             raise TypeError(f"SimMIM needs a MixVisionTransformer backbone, got "
                             f"{type(self.backbone).__name__}")
-        strides = list(self.backbone.strides)
-        self.encoder_stride = int(torch.tensor(strides).prod())
-        if mask_patch_size % self.encoder_stride:
-            raise ValueError(f"mask_patch_size ({mask_patch_size}) must be a multiple of the "
-                             f"encoder's output stride {self.encoder_stride}")
-        if not 0.0 < mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        self.encoder_stride, self.mask_token, self.decoder = simmim_parts(
+            self.backbone, mask_patch_size, mask_ratio)
         self.mask_patch_size = mask_patch_size
         self.mask_ratio = mask_ratio
         self.norm_target = bool(norm_target)
-        first = self.backbone.embed_dims * self.backbone.num_heads[0]
-        last = self.backbone.embed_dims * self.backbone.num_heads[-1]
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, first))
-        trunc_normal_(self.mask_token, std=0.02)
-        # SimMIM's "light" prediction head: one linear layer per output cell, reshaped to
-        # encoder_stride x encoder_stride RGB pixels.
-        self.decoder = nn.Sequential(
-            nn.Conv2d(last, self.encoder_stride ** 2 * 3, kernel_size=1),
-            nn.PixelShuffle(self.encoder_stride))
 
     # ------------------------------------------------------------------ parts
     def encode(self, inputs: Tensor, mask: Optional[Tensor] = None) -> List[Tensor]:
