@@ -12,7 +12,11 @@ first stage's grid (stride 4) and concatenated, are one sample per 4x4 cell; a l
 regression (balanced class weights) is fitted on cells of the ROOT's ``train.txt`` images
 (all defect cells and ``--background-cells`` random background cells per image) and scored on
 every cell of its ``test.txt`` images: average precision and IoU at 0.5. Nothing is tuned on
-the test images. See docs/pretrain.md.
+the test images by the probe itself, but *choosing an encoder by its scores* is a choice made
+on ROOT's ``test.txt``: pass a development split of the training photos
+(``tools/dataset_converters/dev_split.py``, whose ``test.txt`` is held-out *train* photos), not
+the set the model will be evaluated on. A ROOT without the ``dev_split.json`` that tool writes
+gets a warning saying so. See docs/pretrain.md.
 """
 
 from __future__ import annotations
@@ -118,6 +122,12 @@ def main(argv=None):
     from mmseg_uda.datasets import DefectDataset
 
     init_default_scope("mmseg")
+    if not osp.isfile(osp.join(args.target, "dev_split.json")):
+        print(f"warning: {args.target!r} is not a development split (no dev_split.json): its "
+              "test.txt is scored, so choosing an encoder by these scores tunes on that split. "
+              "If it is your evaluation split, probe a dev split of the training photos instead: "
+              "python tools/dataset_converters/dev_split.py ROOT DEV_ROOT", file=sys.stderr,
+              flush=True)
     sets = {split: DefectDataset(data_root=args.target, split=f"{split}.txt", validate="none",
                                  pipeline=[], serialize_data=False)
             for split in ("train", "test")}

@@ -44,8 +44,14 @@ def test_probe_tool_on_a_tiny_labeled_set(tmp_path, capsys):
     out = str(tmp_path / "probe.json")
     probe_backbone.main(["scratch:0", "--target", root, "--background-cells", "50",
                          "--out", out])
-    assert "scratch:0: AP" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "scratch:0: AP" in captured.out
+    # a root that is not a dev split: choosing by its test.txt would tune on it
+    assert "not a development split" in captured.err
     with open(out) as f:
         result = json.load(f)["results"]["scratch:0"]
     assert 0.0 <= result["average_precision"] <= 1.0 and result["cells"] == 2 * 16 * 16
-    assert osp.isfile(out)
+    with open(osp.join(root, "dev_split.json"), "w") as f:
+        json.dump({"source": "elsewhere"}, f)
+    probe_backbone.main(["scratch:0", "--target", root, "--background-cells", "50"])
+    assert "not a development split" not in capsys.readouterr().err
