@@ -10,20 +10,10 @@
 #   MIT_B5_WEIGHTS=work_dirs/simmim_mit-b5/backbone.pth python tools/train.py \
 #       configs/hrda_cracks.py --amp
 # Not run on this project's CPU machines (no GPU, no ImageNet weights); docs/pretrain.md.
-_base_ = ['./simmim_mit-b0_cpu.py']
+_base_ = ['./simmim_mit-b0_cpu.py', '../_base_/pretrain/mit_b5_continued.py']
 crop_size = (512, 512)  # the crop of the GPU training configs
 model = dict(
-    # The segmentors' MiT-b5 (64-channel first stage, [3, 6, 40, 3] blocks), starting from
-    # the ImageNet weights of MIT_B5_WEIGHTS: continued pretraining adapts them to the
-    # factory's surfaces instead of learning from nothing.
-    backbone=dict(
-        # fused attention kernels on the GPU; the same state-dict keys as MixVisionTransformer
-        type='MixVisionTransformerSDPA',
-        embed_dims=64, num_layers=[3, 6, 40, 3],
-        # the GPU configs' stochastic depth
-        drop_path_rate=0.1,
-        init_cfg=dict(type='MiTPretrained',
-                      checkpoint='{{$MIT_B5_WEIGHTS:pretrained/mit_b5.pth}}')),
+    backbone=_base_.mit_b5_backbone,  # the ImageNet MiT-b5 of MIT_B5_WEIGHTS
     data_preprocessor=dict(size=crop_size),
 )
 train_pipeline = [
@@ -35,15 +25,10 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=16, num_workers=8,
                         dataset=dict(pipeline=train_pipeline))
-# Schedule: 10k iterations of 16 crops of 512² (~160k crops: many passes over a few thousand
-# photos). Continued pretraining keeps a lower learning rate than from scratch (1e-4 instead
-# of SimMIM's 8e-4 for batch 2048 scaled down) so that the ImageNet features are refined, not
-# overwritten; 500 warm-up iterations (the new mask token and decoder start random), then
-# linear decay to 0. Checkpoints every 1000 iterations: --export-from any of them.
-optim_wrapper = dict(optimizer=dict(lr=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=500),
-]
-train_cfg = dict(max_iters=10000)
-default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=3))
+# 10k iterations of 16 crops of 512² (~160k crops: many passes over a few thousand photos),
+# at the continued-pretraining learning rate (1e-4 instead of SimMIM's 8e-4 for batch 2048
+# scaled down; the mask token and decoder start random: 500 warm-up iterations).
+optim_wrapper = dict(optimizer=dict(lr=_base_.continued_lr))
+param_scheduler = _base_.continued_scheduler
+train_cfg = dict(max_iters=_base_.continued_iters)
+default_hooks = dict(checkpoint=_base_.continued_checkpoint)

@@ -9,16 +9,10 @@
 # Several GPUs (torchrun ... --launcher pytorch): the expander's BatchNorm and the variance /
 # covariance statistics are per GPU, over its own cells (thousands per batch). Not run on this
 # project's CPU machines (no GPU, no ImageNet weights); docs/pretrain.md.
-_base_ = ['./vicreg_mit-b0_cpu.py']
+_base_ = ['./vicreg_mit-b0_cpu.py', '../_base_/pretrain/mit_b5_continued.py']
 crop_size = (512, 512)  # each view: the crop of the GPU training configs
 model = dict(
-    # the segmentors' MiT-b5 from the ImageNet weights of MIT_B5_WEIGHTS (as simmim_mit-b5.py)
-    backbone=dict(
-        type='MixVisionTransformerSDPA',
-        embed_dims=64, num_layers=[3, 6, 40, 3],
-        drop_path_rate=0.1,
-        init_cfg=dict(type='MiTPretrained',
-                      checkpoint='{{$MIT_B5_WEIGHTS:pretrained/mit_b5.pth}}')),
+    backbone=_base_.mit_b5_backbone,  # the ImageNet MiT-b5 of MIT_B5_WEIGHTS
     data_preprocessor=dict(size=(crop_size[0], 2 * crop_size[1])),
     # 64 x 64 cells per view at stride 8: a random 4096 of each view set for the statistics
     max_cells=4096,
@@ -31,14 +25,10 @@ train_pipeline = [
          meta_keys=('img_path', 'ori_shape', 'img_shape', 'pad_shape', 'views',
                     'ori_view_shape')),
 ]
-# 8 pairs of 512² views per GPU (16 crops through the encoder, as simmim_mit-b5.py's batch),
-# 10k iterations; continued pretraining at lr 1e-4 so that the ImageNet features are refined,
-# not overwritten (the expander starts random: 500 warm-up iterations).
+# 8 pairs of 512² views per GPU (16 crops through the encoder, as simmim_mit-b5.py's batch)
+# on the continued-pretraining schedule (the expander starts random: 500 warm-up iterations).
 train_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(pipeline=train_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=500),
-]
-train_cfg = dict(max_iters=10000)
-default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=3))
+optim_wrapper = dict(optimizer=dict(lr=_base_.continued_lr))
+param_scheduler = _base_.continued_scheduler
+train_cfg = dict(max_iters=_base_.continued_iters)
+default_hooks = dict(checkpoint=_base_.continued_checkpoint)
