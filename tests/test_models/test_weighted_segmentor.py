@@ -66,6 +66,37 @@ def test_class_balanced_ce_weighs_each_present_class_equally():
         class_balanced_cross_entropy(logits, torch.full_like(label, 7))
 
 
+def test_focal_gamma_modulates_each_pixel_by_its_error():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 4, 5)
+    label = torch.randint(0, 3, (2, 4, 5))
+    label[1, 0, :] = 255
+    cw = torch.tensor([1.0, 4.0, 2.0])
+    pw = torch.rand(2, 4, 5)
+    per_px = F.cross_entropy(logits, label, weight=cw, ignore_index=255, reduction="none")
+    p = F.softmax(logits, 1).gather(1, label.clamp(max=2).unsqueeze(1)).squeeze(1)
+    expected = (per_px * (1 - p) ** 2 * pw).sum() / label.numel()
+    torch.testing.assert_close(
+        weighted_cross_entropy(logits, label, pixel_weight=pw, class_weight=cw, focal_gamma=2.0),
+        expected)
+    assert weighted_cross_entropy(logits, label, focal_gamma=0.0) == weighted_cross_entropy(
+        logits, label)
+    # a pixel predicted right with confidence loses (almost) all of its weight, a wrong one little
+    confident = torch.tensor([[[[8.0]], [[0.0]]]])
+    right, wrong = torch.zeros(1, 1, 1, dtype=torch.long), torch.ones(1, 1, 1, dtype=torch.long)
+    assert (weighted_cross_entropy(confident, right, focal_gamma=2.0)
+            < 1e-6 * weighted_cross_entropy(confident, right))
+    assert (weighted_cross_entropy(confident, wrong, focal_gamma=2.0)
+            > 0.99 * weighted_cross_entropy(confident, wrong))
+    module = WeightedCrossEntropyLoss(class_weight=[1.0, 4.0, 2.0], focal_gamma=2.0,
+                                      loss_weight=0.5)
+    torch.testing.assert_close(module(logits, label, weight=pw), 0.5 * expected)
+    with pytest.raises(ValueError, match="focal_gamma must be >= 0"):
+        WeightedCrossEntropyLoss(focal_gamma=-1.0)
+    with pytest.raises(ValueError, match="not combined with class_balanced"):
+        WeightedCrossEntropyLoss(focal_gamma=2.0, class_balanced=True)
+
+
 def test_loss_equals_weighted_loss_and_pixel_weight_zero_kills_loss():
     model = tiny_segmentor()
     model.train()

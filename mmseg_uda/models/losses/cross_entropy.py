@@ -28,7 +28,8 @@ def _matching_label(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
 def weighted_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
                            pixel_weight: Optional[torch.Tensor] = None,
                            class_weight: Optional[torch.Tensor] = None,
-                           ignore_index: int = 255, avg_non_ignore: bool = False) -> torch.Tensor:
+                           ignore_index: int = 255, avg_non_ignore: bool = False,
+                           focal_gamma: float = 0.0) -> torch.Tensor:
     """Mean pixel-wise cross-entropy, weighted per pixel and per class.
 
     Args:
@@ -41,15 +42,27 @@ def weighted_cross_entropy(logits: torch.Tensor, label: torch.Tensor,
         ignore_index (int): label ignored by the loss. Default: 255.
         avg_non_ignore (bool): divide by the (class-weighted) number of labeled pixels instead
             of by all N*H*W pixels. The reference HRDA divides by all pixels. Default: False.
+        focal_gamma (float): the focal loss's modulation (Lin et al., 2017, softmax form):
+            each pixel's loss times ``(1 - p)**focal_gamma``, ``p`` the predicted probability
+            of its label, so pixels already classified well (most of the background) count
+            less. 0 is plain cross-entropy. Default: 0.0.
 
     Returns:
         torch.Tensor: scalar loss.
     """
     label = _matching_label(logits, label)
+    if focal_gamma < 0:
+        raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
     if class_weight is not None:
         class_weight = class_weight.to(device=logits.device, dtype=torch.float32)
-    loss = F.cross_entropy(logits.float(), label, weight=class_weight,
+    logits = logits.float()
+    loss = F.cross_entropy(logits, label, weight=class_weight,
                            ignore_index=ignore_index, reduction="none")
+    if focal_gamma > 0:
+        # p of the label from the log-softmax; ignored pixels (loss 0) read class 0 harmlessly.
+        safe = torch.where(label == ignore_index, torch.zeros_like(label), label)
+        log_p = F.log_softmax(logits, dim=1).gather(1, safe.unsqueeze(1)).squeeze(1)
+        loss = loss * (1.0 - log_p.exp()).clamp(min=0.0).pow(focal_gamma)
     if pixel_weight is not None:
         if pixel_weight.dim() == 1:
             pixel_weight = pixel_weight.view(-1, 1, 1)
@@ -115,13 +128,16 @@ class WeightedCrossEntropyLoss(nn.Module):
         class_balanced (bool): average per class, then over the classes present in the batch
             (:func:`class_balanced_cross_entropy`) instead of over pixels; excludes
             ``class_weight`` and ``avg_non_ignore``. Default: False.
+        focal_gamma (float): focal modulation of each pixel's loss (see
+            :func:`weighted_cross_entropy`); with ``class_weight`` and pixel weights alike.
+            Not combined with ``class_balanced``. Default: 0.0 (plain cross-entropy).
         loss_name (str): name of the loss in the log (must start with ``loss_``).
             Default: ``'loss_ce'``.
     """
 
     def __init__(self, class_weight: Optional[Sequence[float]] = None, loss_weight: float = 1.0,
                  avg_non_ignore: bool = False, class_balanced: bool = False,
-                 loss_name: str = "loss_ce") -> None:
+                 focal_gamma: float = 0.0, loss_name: str = "loss_ce") -> None:
         super().__init__()
         if not loss_name.startswith("loss_"):
             raise ValueError(f"loss_name must start with 'loss_' (mmengine sums only those), "
@@ -129,6 +145,12 @@ class WeightedCrossEntropyLoss(nn.Module):
         if class_balanced and (class_weight is not None or avg_non_ignore):
             raise ValueError("class_balanced=True weighs the classes equally: it takes no "
                              "class_weight and no avg_non_ignore")
+        if focal_gamma < 0:
+            raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
+        if class_balanced and focal_gamma:
+            raise ValueError("focal_gamma is not combined with class_balanced=True (two ways of "
+                             "taking weight off the background; choose one)")
+        self.focal_gamma = float(focal_gamma)
         self.class_balanced = bool(class_balanced)
         self.class_weight = None if class_weight is None else list(map(float, class_weight))
         self.loss_weight = float(loss_weight)
@@ -149,7 +171,8 @@ class WeightedCrossEntropyLoss(nn.Module):
             class_weight = cls_score.new_tensor(self.class_weight)
         return self.loss_weight * weighted_cross_entropy(
             cls_score, label, pixel_weight=weight, class_weight=class_weight,
-            ignore_index=ignore_index, avg_non_ignore=self.avg_non_ignore)
+            ignore_index=ignore_index, avg_non_ignore=self.avg_non_ignore,
+            focal_gamma=self.focal_gamma)
 
     @property
     def loss_name(self) -> str:
