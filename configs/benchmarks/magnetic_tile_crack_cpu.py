@@ -8,6 +8,9 @@
 #                        fitted blur/JPEG; 120x240 (the smallest tile is 121x242). No ignore
 #                        masks: the source-only models above detect nothing on the tiles, so
 #                        --ignore-from them would ignore nothing (every train tile has a crack)
+#   source_only_tile   - the magnetic_tile style (issue 19: ferrite surface, tile shapes, the
+#                        line's lighting; cracks sized like the train tiles' labelled ones)
+#   dacs_tile          - DACS from that source, the 40 train tiles as unlabeled target
 #   oracle             - the 40 labeled train tiles
 # The target is the crack subset of ../shared/data/magnetic_tile (40 train / 17 test; its
 # split, crack class only, masks 0/1 as they are):
@@ -29,5 +32,8 @@ methods = dict(
                             generate=dict(fit_style=True)),
     source_only_photos=dict(config='configs/source_only_cracks_cpu.py',
                             generate=dict(fit_style=True, backgrounds='target', size='120x240')),
+    source_only_tile=dict(config='configs/source_only_cracks_cpu.py',
+                          generate=dict(style='magnetic_tile')),
+    dacs_tile=dict(config='configs/dacs_cracks_cpu.py', generate=dict(style='magnetic_tile')),
     oracle=dict(config='configs/source_only_cracks_cpu.py', source='target'),
 )

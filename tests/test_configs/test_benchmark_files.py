@@ -17,11 +17,14 @@ FILES = sorted(glob.glob(osp.join(REPO, "configs", "benchmarks", "*.py")))
 
 
 def _options(items):
-    out = {}
-    for item in items:
-        key, value = item.split("=", 1)
-        out[key] = value
-    return out
+    """``KEY=VALUE`` strings parsed as ``--cfg-options`` parses them (tuples, lists, numbers)."""
+    import argparse
+
+    from mmengine.config import DictAction
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    return parser.parse_args(["--cfg-options", *items] if items else []).cfg_options
 
 
 @pytest.mark.parametrize("path", FILES, ids=[osp.basename(p) for p in FILES])

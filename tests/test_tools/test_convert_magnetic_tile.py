@@ -58,6 +58,40 @@ def test_class_id_masks_images_and_split_are_written(tmp_path):
             assert a.read().split() == b.read().split()
 
 
+def test_a_class_subset_is_renumbered_in_the_order_given(tmp_path):
+    src = write_source(str(tmp_path / "src"))
+    dst = str(tmp_path / "crack")
+    magnetic_tile.main([src, dst, "--classes", "crack"])  # any case
+    assert sorted(os.listdir(osp.join(dst, "masks"))) == ["Crack_exp1_num_3.png",
+                                                          "Crack_exp1_num_8.png"]
+    for name in ("Crack_exp1_num_3", "Crack_exp1_num_8"):
+        binary = cv2.imread(osp.join(src, "masks", name + ".png"), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(osp.join(dst, "masks", name + ".png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(mask, binary)  # a binary crack set: ids 0/1
+    with open(osp.join(dst, "train.txt")) as f:
+        assert f.read().split() == ["Crack_exp1_num_3"]
+    with open(osp.join(dst, "test.txt")) as f:
+        assert f.read().split() == ["Crack_exp1_num_8"]
+    with open(osp.join(dst, "classes.txt")) as f:
+        assert f.read().split("\n")[:2] == ["0 background", "1 Crack"]
+
+    two = str(tmp_path / "two")
+    magnetic_tile.main([src, two, "--classes", "Uneven,Blowhole"])
+    uneven = cv2.imread(osp.join(two, "masks", "Uneven_exp3_num_2.png"), cv2.IMREAD_UNCHANGED)
+    blowhole = cv2.imread(osp.join(two, "masks", "Blowhole_exp1_num_1.png"),
+                          cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(uneven)) == {0, 1} and set(np.unique(blowhole)) == {0, 2}
+    for args, match in ((["--classes", "Scratch"], "unknown class 'Scratch'"),
+                        (["--classes", "Crack,crack"], "given twice")):
+        with pytest.raises(SystemExit, match=match):
+            magnetic_tile.main([src, str(tmp_path / "bad"), *args])
+    with open(osp.join(src, "train.txt"), "w") as f:  # no Fray image left in either split
+        f.write("\n".join(s[0] for s in SAMPLES[:3]) + "\n")
+    with pytest.raises(SystemExit, match=r"no image of class\(es\) \['Fray'\]"):
+        magnetic_tile.main([src, str(tmp_path / "bad"), "--classes", "Fray"])
+    assert not (tmp_path / "bad").exists()
+
+
 def test_refuses_to_overwrite_and_reports_bad_files(tmp_path):
     src = write_source(str(tmp_path / "src"))
     dst = tmp_path / "dst"

@@ -12,6 +12,11 @@ Class ids (the order of ``metainfo`` in ``configs/hrda_magnetic_tile.py``)::
 
     0 background   1 Blowhole   2 Break   3 Crack   4 Fray   5 Uneven
 
+``--classes Crack`` (or several, e.g. ``--classes Blowhole,Crack``) keeps only the images of
+those classes, with ids 1, 2, ... in the order given: ``--classes Blowhole`` is a binary
+blowhole set (masks 0/1, ``classes.txt`` ``0 background / 1 Blowhole``), the layout of the
+per-class benchmark (``configs/benchmarks/magnetic_tile_class_cpu.py``).
+
 DST must not exist or be empty: nothing is overwritten. Every mask is checked (binary,
 single-channel, same size as its image) before anything is written.
 """
@@ -23,7 +28,7 @@ import csv
 import os
 import os.path as osp
 import shutil
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -92,13 +97,40 @@ def class_mask(mask_path: str, image_path: str, class_id: int) -> np.ndarray:
     return (mask.astype(np.uint8) * class_id).astype(np.uint8)
 
 
-def convert(src: str, dst: str) -> Tuple[int, Dict[str, int]]:
-    """Convert SRC into DST; returns (number of images, images per class)."""
+def class_subset(classes: Optional[Sequence[str]]) -> Tuple[str, ...]:
+    """The class names written (background first): all five, or ``classes`` in that order."""
+    if not classes:
+        return CLASSES
+    known = {c.lower(): c for c in CLASS_IDS}
+    picked = []
+    for name in classes:
+        if name.lower() not in known:
+            raise ConversionError(f"unknown class {name!r}; expected some of "
+                                  f"{', '.join(CLASS_IDS)}")
+        if known[name.lower()] in picked:
+            raise ConversionError(f"class {name!r} given twice")
+        picked.append(known[name.lower()])
+    return ("background", *picked)
+
+
+def convert(src: str, dst: str, classes: Optional[Sequence[str]] = None
+            ) -> Tuple[int, Dict[str, int]]:
+    """Convert SRC into DST; returns (number of images, images per class).
+
+    ``classes`` (names of the set's classes, any case) keeps only their images, with ids
+    1, 2, ... in that order; None keeps all five with the ids of ``CLASSES``.
+    """
     if osp.exists(dst) and (not osp.isdir(dst) or os.listdir(dst)):
         raise ConversionError(f"refusing to write into {dst!r}: it exists and is not an empty "
                               "folder")
+    written = class_subset(classes)
+    ids = {name: i for i, name in enumerate(written) if i > 0}
     labels = read_labels(osp.join(src, "labels.csv"))
-    splits = {name: read_split(osp.join(src, name), labels) for name in SPLITS}
+    splits = {name: [n for n in read_split(osp.join(src, name), labels) if labels[n] in ids]
+              for name in SPLITS}
+    empty = [c for c in ids if not any(labels[n] == c for split in splits.values() for n in split)]
+    if empty:
+        raise ConversionError(f"no image of class(es) {empty} in {', '.join(SPLITS)} of {src!r}")
     names = sorted({n for split in splits.values() for n in split})
     images = {}
     for name in names:
@@ -108,11 +140,11 @@ def convert(src: str, dst: str) -> Tuple[int, Dict[str, int]]:
             raise ConversionError(f"no image for {name!r} in {osp.join(src, 'images')!r}")
         images[name] = found[0]
     masks = {name: class_mask(osp.join(src, "masks", name + ".png"),
-                              osp.join(src, "images", images[name]), CLASS_IDS[labels[name]])
+                              osp.join(src, "images", images[name]), ids[labels[name]])
              for name in names}  # everything is checked before the first write
     os.makedirs(osp.join(dst, "images"))
     os.makedirs(osp.join(dst, "masks"))
-    counts = dict.fromkeys(CLASS_IDS, 0)
+    counts = dict.fromkeys(ids, 0)
     for name in names:
         shutil.copyfile(osp.join(src, "images", images[name]),
                         osp.join(dst, "images", images[name]))
@@ -123,7 +155,7 @@ def convert(src: str, dst: str) -> Tuple[int, Dict[str, int]]:
         with open(osp.join(dst, split), "w", encoding="utf-8") as f:
             f.write("\n".join(split_names) + "\n")
     with open(osp.join(dst, "classes.txt"), "w", encoding="utf-8") as f:
-        f.write("\n".join(f"{i} {name}" for i, name in enumerate(CLASSES)) + "\n")
+        f.write("\n".join(f"{i} {name}" for i, name in enumerate(written)) + "\n")
     return len(names), counts
 
 
@@ -132,12 +164,16 @@ def main(argv=None) -> None:
     parser.add_argument("src", help="prepared magnetic-tile folder (images/, masks/, "
                         "labels.csv, train.txt, test.txt)")
     parser.add_argument("dst", help="output folder (must not exist or be empty)")
+    parser.add_argument("--classes", help="comma-separated subset of the classes, ids 1, 2, ... "
+                        "in this order (e.g. Crack: a binary crack set); default all five")
     args = parser.parse_args(argv)
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     try:
-        total, counts = convert(args.src, args.dst)
+        total, counts = convert(args.src, args.dst, classes)
     except ConversionError as exc:
         raise SystemExit(f"magnetic_tile: {exc}") from exc
-    per_class = ", ".join(f"{CLASS_IDS[c]} {c}: {n}" for c, n in counts.items())
+    ids = {c: i for i, c in enumerate(counts, start=1)}
+    per_class = ", ".join(f"{ids[c]} {c}: {n}" for c, n in counts.items())
     print(f"wrote {total} images with class-id masks to {args.dst} ({per_class})")
 
 
