@@ -130,7 +130,9 @@ class WeightedCrossEntropyLoss(nn.Module):
             ``class_weight`` and ``avg_non_ignore``. Default: False.
         focal_gamma (float): focal modulation of each pixel's loss (see
             :func:`weighted_cross_entropy`); with ``class_weight`` and pixel weights alike.
-            Not combined with ``class_balanced``. Default: 0.0 (plain cross-entropy).
+            Not combined with ``class_balanced``. Default: 0.0 (plain cross-entropy). No
+            config sets it: measured, it makes magnetic-tile blowholes learnable but under
+            DACS doubles the false-alarm tiles on CFD (docs/benchmarks.md).
         loss_name (str): name of the loss in the log (must start with ``loss_``).
             Default: ``'loss_ce'``.
     """
