@@ -58,7 +58,7 @@ def test_class_id_masks_images_and_split_are_written(tmp_path):
             assert a.read().split() == b.read().split()
 
 
-def test_a_class_subset_is_renumbered_in_the_order_given(tmp_path):
+def test_a_class_subset_is_renumbered_in_the_order_given(tmp_path, capsys):
     src = write_source(str(tmp_path / "src"))
     dst = str(tmp_path / "crack")
     magnetic_tile.main([src, dst, "--classes", "crack"])  # any case
@@ -76,7 +76,9 @@ def test_a_class_subset_is_renumbered_in_the_order_given(tmp_path):
         assert f.read().split("\n")[:2] == ["0 background", "1 Crack"]
 
     two = str(tmp_path / "two")
+    capsys.readouterr()
     magnetic_tile.main([src, two, "--classes", "Uneven,Blowhole"])
+    assert "(1 Uneven: 1, 2 Blowhole: 1)" in capsys.readouterr().out  # the summary's ids
     uneven = cv2.imread(osp.join(two, "masks", "Uneven_exp3_num_2.png"), cv2.IMREAD_UNCHANGED)
     blowhole = cv2.imread(osp.join(two, "masks", "Blowhole_exp1_num_1.png"),
                           cv2.IMREAD_UNCHANGED)

@@ -115,7 +115,7 @@ def class_subset(classes: Optional[Sequence[str]]) -> Tuple[str, ...]:
 
 def convert(src: str, dst: str, classes: Optional[Sequence[str]] = None
             ) -> Tuple[int, Dict[str, int]]:
-    """Convert SRC into DST; returns (number of images, images per class).
+    """Convert SRC into DST; returns (number of images, images per class in id order).
 
     ``classes`` (names of the set's classes, any case) keeps only their images, with ids
     1, 2, ... in that order; None keeps all five with the ids of ``CLASSES``.
@@ -172,8 +172,8 @@ def main(argv=None) -> None:
         total, counts = convert(args.src, args.dst, classes)
     except ConversionError as exc:
         raise SystemExit(f"magnetic_tile: {exc}") from exc
-    ids = {c: i for i, c in enumerate(counts, start=1)}
-    per_class = ", ".join(f"{ids[c]} {c}: {n}" for c, n in counts.items())
+    # counts is in class-id order (1, 2, ...)
+    per_class = ", ".join(f"{i} {c}: {n}" for i, (c, n) in enumerate(counts.items(), start=1))
     print(f"wrote {total} images with class-id masks to {args.dst} ({per_class})")
 
 
