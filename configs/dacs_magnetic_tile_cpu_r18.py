@@ -8,21 +8,15 @@
 # With model.source_only=True it is the source-only baseline:
 #   python tools/train.py configs/dacs_magnetic_tile_cpu_r18.py
 _base_ = ['./dacs_magnetic_tile_cpu.py']
-norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     segmentor=dict(
+        # mmseg's defaults (4 stages, strides 1/2/2/2, no dilation, BN, pytorch style) left out.
         backbone=dict(
             _delete_=True,
             type='ResNetV1c',
             depth=18,
-            num_stages=4,
             out_indices=(0, 1, 2, 3),
-            dilations=(1, 1, 1, 1),
-            strides=(1, 2, 2, 2),
-            norm_cfg=norm_cfg,
-            norm_eval=False,
-            style='pytorch',
-            contract_dilation=True,
+            norm_cfg=dict(type='BN', requires_grad=True),
             init_cfg=None,  # from scratch: no weights can be downloaded here
         ),
         decode_head=dict(in_channels=[64, 128, 256, 512], channels=128),

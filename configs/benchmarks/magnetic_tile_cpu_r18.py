@@ -4,7 +4,7 @@
 # Source-only, DACS and the oracle, 2 seeds; HRDA is not part of it (no CNN HRDA config yet).
 #   python tools/benchmark_adaptation.py configs/benchmarks/magnetic_tile_cpu_r18.py \
 #       --target data/magnetic_tile --seeds 0      # and --seeds 1 beside it
-# ~12 (source-only, oracle) and ~27 (DACS) minutes per run, two lanes side by side: ~55 minutes.
+# ~13 (source-only, oracle) and ~27 (DACS) minutes per run, two lanes side by side: ~55 minutes.
 _base_ = ['./magnetic_tile_cpu.py']
 budget = dict(max_iters=1500, val_interval=500)
 cfg_options = []  # the config's own 100-iteration warm-up
