@@ -12,6 +12,14 @@ of background pixels whose confidence reaches the threshold ``tau``, and the ref
 scalar weight (fraction of all pixels >= tau). This is the diagnosis of self-training: do
 the pseudo-labels get better over time, and what would each weighting keep?
 
+With more than one defect class (a new defect type such as the magnetic tiles) it adds a table
+per network with one row per true class: IoU, precision and recall of its pseudo-labels, its
+pixel share in the masks against its share of the pseudo-labels, the mean confidence and the
+share of its pixels >= ``tau``, and the class most of its missed pixels are pseudo-labeled as
+(a rare class that the teacher calls something else is lost to self-training). The JSON gets
+these under ``per_class`` and the confusion matrix (true class x pseudo-label) as
+``confusion``.
+
 The teacher runs as in training (train mode with Dropout/DropPath off, BN on the image's own
 statistics); the student in eval mode, as at test time.
 """
@@ -61,50 +69,91 @@ from mmseg_uda.utils import exit_tool, load_config, run_tool  # noqa: E402
 
 
 class Tally:
-    """Pixel counts of one network over a set of images."""
+    """Pixel counts of one network over a set of images.
 
-    def __init__(self) -> None:
-        self.tp = self.fp = self.fn = 0
-        self.n_defect = self.n_background = 0
-        self.conf_defect = self.conf_background = 0.0
-        self.sure_defect = self.sure_background = 0
+    A confusion matrix (true class x pseudo-label) and, per true class, the summed
+    confidence and the number of pixels whose confidence reaches ``tau``; the defect-union
+    numbers and the per-class ones are both read from it.
+    """
 
-    def add(self, logits: torch.Tensor, truth: torch.Tensor, tau: float, bg: int = 0,
+    def __init__(self, num_classes: int = 2, background: int = 0) -> None:
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        self.num_classes, self.background = num_classes, background
+        self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+        self.conf_sum = torch.zeros(num_classes, dtype=torch.float64)
+        self.sure = torch.zeros(num_classes, dtype=torch.long)
+
+    def add(self, logits: torch.Tensor, truth: torch.Tensor, tau: float,
             ignore: int = 255) -> None:
+        if logits.shape[1] != self.num_classes:
+            raise ValueError(f"the network predicts {logits.shape[1]} classes, the dataset "
+                             f"names {self.num_classes}")
         label, conf = UF.pseudo_labels(logits)
+        truth = truth.reshape(label.shape).to(label.device)
         valid = truth != ignore
-        is_def, pred_def = (truth != bg) & valid, (label != bg) & valid
-        is_bg = (truth == bg) & valid
-        self.tp += int((is_def & pred_def).sum())
-        self.fp += int((pred_def & ~is_def).sum())
-        self.fn += int((is_def & ~pred_def).sum())
-        self.n_defect += int(is_def.sum())
-        self.n_background += int(is_bg.sum())
-        self.conf_defect += float(conf[is_def].sum())
-        self.conf_background += float(conf[is_bg].sum())
-        self.sure_defect += int((conf[is_def] >= tau).sum())
-        self.sure_background += int((conf[is_bg] >= tau).sum())
+        t, p, c = truth[valid].long(), label[valid].long(), conf[valid].double()
+        if t.numel() and int(t.max()) >= self.num_classes:
+            raise ValueError(f"the target masks hold class ids up to {int(t.max())}, the "
+                             f"dataset names {self.num_classes} classes")
+        k = self.num_classes
+        self.confusion += torch.bincount(t * k + p, minlength=k * k).reshape(k, k).cpu()
+        self.conf_sum += torch.zeros(k, dtype=torch.float64, device=c.device).scatter_add_(
+            0, t, c).cpu()
+        self.sure += torch.bincount(t[c >= tau], minlength=k).cpu()
 
-    def summary(self) -> dict:
+    def summary(self, class_names=None) -> dict:
         def ratio(a, b):
-            return a / b if b else float("nan")
+            return float(a) / float(b) if b else float("nan")
 
-        n = self.n_defect + self.n_background
-        return dict(
-            defect_iou=ratio(self.tp, self.tp + self.fp + self.fn),
-            defect_precision=ratio(self.tp, self.tp + self.fp),
-            defect_recall=ratio(self.tp, self.tp + self.fn),
-            confidence_on_defect=ratio(self.conf_defect, self.n_defect),
-            confidence_on_background=ratio(self.conf_background, self.n_background),
-            defect_pixels_above_tau=ratio(self.sure_defect, self.n_defect),
-            background_pixels_above_tau=ratio(self.sure_background, self.n_background),
-            reference_scalar_weight=ratio(self.sure_defect + self.sure_background, n),
+        cm, bg = self.confusion, self.background
+        defect = torch.ones(self.num_classes, dtype=torch.bool)
+        defect[bg] = False
+        tp = int(cm[defect][:, defect].sum())  # a defect called some defect class
+        fp = int(cm[bg, defect].sum())
+        fn = int(cm[defect, bg].sum())
+        n_defect, n_background = int(cm[defect].sum()), int(cm[bg].sum())
+        sure_defect, sure_background = int(self.sure[defect].sum()), int(self.sure[bg])
+        out = dict(
+            defect_iou=ratio(tp, tp + fp + fn),
+            defect_precision=ratio(tp, tp + fp),
+            defect_recall=ratio(tp, tp + fn),
+            confidence_on_defect=ratio(self.conf_sum[defect].sum(), n_defect),
+            confidence_on_background=ratio(self.conf_sum[bg], n_background),
+            defect_pixels_above_tau=ratio(sure_defect, n_defect),
+            background_pixels_above_tau=ratio(sure_background, n_background),
+            reference_scalar_weight=ratio(sure_defect + sure_background,
+                                          n_defect + n_background),
         )
+        if self.num_classes > 2:
+            names = list(class_names) if class_names is not None else \
+                [str(i) for i in range(self.num_classes)]
+            total = int(cm.sum())
+            per_class = {}
+            for i in range(self.num_classes):
+                hit, truth_i, pred_i = int(cm[i, i]), int(cm[i].sum()), int(cm[:, i].sum())
+                row = cm[i].clone()
+                row[i] = -1
+                worst = int(row.argmax())
+                per_class[names[i]] = dict(
+                    iou=ratio(hit, truth_i + pred_i - hit),
+                    precision=ratio(hit, pred_i),
+                    recall=ratio(hit, truth_i),
+                    true_share=ratio(truth_i, total),
+                    pseudo_share=ratio(pred_i, total),
+                    confidence=ratio(self.conf_sum[i], truth_i),
+                    above_tau=ratio(self.sure[i], truth_i),
+                    most_confused_with=names[worst],
+                    most_confused_share=ratio(cm[i, worst], truth_i),
+                )
+            out.update(per_class=per_class, class_names=names, confusion=cm.tolist())
+        return out
 
 
 @torch.no_grad()
-def score(model, dataset, tau: float, max_images: int = 0) -> dict:
-    tallies = {"teacher": Tally(), "student": Tally()}
+def score(model, dataset, tau: float, max_images: int = 0, background: int = 0) -> dict:
+    names = list(dataset.metainfo["classes"])
+    tallies = {net: Tally(len(names), background) for net in ("teacher", "student")}
     count = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
     for i in range(count):
         data = model.data_preprocessor(pseudo_collate([dataset[i]]), False)
@@ -116,7 +165,21 @@ def score(model, dataset, tau: float, max_images: int = 0) -> dict:
         tallies["teacher"].add(model.teacher.module.inference_logits(inputs, metas), truth, tau)
         model.eval()
         tallies["student"].add(model.student.inference_logits(inputs, metas), truth, tau)
-    return {name: t.summary() for name, t in tallies.items()}
+    return {net: t.summary(names) for net, t in tallies.items()}
+
+
+def print_classes(name: str, net: str, scores: dict) -> None:
+    """The per-class table of a network with several defect classes."""
+    print(f"[{name}] {net}: per true class (IoU / precision / recall of the arg-max "
+          f"pseudo-labels, pixel share true -> pseudo-labeled, mean confidence, share >= tau, "
+          f"the class most of its missed pixels become)")
+    print(f"  {'class':12s} {'IoU':>6s} {'prec':>6s} {'recall':>6s} {'true%':>7s} "
+          f"{'pseudo%':>7s} {'conf':>5s} {'>=tau':>6s}  confused with")
+    for cls, c in scores["per_class"].items():
+        print(f"  {cls[:12]:12s} {c['iou']:6.3f} {c['precision']:6.3f} {c['recall']:6.3f} "
+              f"{100 * c['true_share']:7.3f} {100 * c['pseudo_share']:7.3f} "
+              f"{c['confidence']:5.3f} {c['above_tau']:6.3f}  {c['most_confused_with']} "
+              f"({100 * c['most_confused_share']:.0f} %)", flush=True)
 
 
 def main(argv=None):
@@ -140,8 +203,8 @@ def main(argv=None):
         meta = load_checkpoint(model, ckpt, map_location="cpu", strict=True)
         it = (meta.get("meta") or {}).get("iter")
         res = dict(checkpoint=osp.abspath(ckpt), iter=it, tau=tau, split=args.split,
-                   teacher_steps=model.teacher_steps, **score(model, dataset, tau,
-                                                               args.max_images))
+                   teacher_steps=model.teacher_steps,
+                   **score(model, dataset, tau, args.max_images, model.background_index))
         results.append(res)
         for net in ("teacher", "student"):
             s = res[net]
@@ -152,6 +215,8 @@ def main(argv=None):
                   f">=tau: defect {s['defect_pixels_above_tau']:.3f} "
                   f"bg {s['background_pixels_above_tau']:.3f} "
                   f"scalar weight {s['reference_scalar_weight']:.3f}", flush=True)
+            if "per_class" in s:
+                print_classes(osp.basename(ckpt), net, s)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)

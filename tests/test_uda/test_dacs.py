@@ -75,6 +75,29 @@ def test_loss_keys_first_iteration_copies_the_student():
     assert dbg["pseudo_label"].dtype == torch.long and dbg["pseudo_weight"].dim() == 3
 
 
+def test_per_class_pseudo_label_shares_are_logged_with_several_defect_classes():
+    model_cfg = copy.deepcopy(tiny_cfg().model)
+    head = model_cfg.segmentor.decode_head
+    head.num_classes = 3
+    head.loss_decode.class_weight = None
+    model_cfg.pseudo_class_weight = None
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    model.train()
+    inputs, samples = paired_batch()
+    losses = model.loss(inputs, samples)
+    shares = {k: float(v) for k, v in losses.items() if k.startswith("pseudo.class")}
+    assert set(shares) == {"pseudo.class1_fraction", "pseudo.class1_weight",
+                           "pseudo.class2_fraction", "pseudo.class2_weight"}
+    torch.testing.assert_close(
+        shares["pseudo.class1_fraction"] + shares["pseudo.class2_fraction"],
+        float(losses["pseudo.defect_fraction"]))
+    assert all(0.0 <= v <= 1.0 for v in shares.values())
+    # two classes (the crack configs): only the defect-union numbers, as before
+    assert not any(k.startswith("pseudo.class") for k in tiny_dacs().loss(*paired_batch()))
+
+
 def test_teacher_update_in_loss_is_the_ema_formula():
     model = tiny_dacs(alpha=0.99)
     model.train()

@@ -174,6 +174,18 @@ def test_pseudo_label_stats_and_defect_iou():
     torch.testing.assert_close(s["confidence"], torch.tensor(0.75))
     torch.testing.assert_close(s["defect_fraction"], torch.tensor(0.5))
     torch.testing.assert_close(s["defect_weight"], torch.tensor(0.375))
+    assert not any(k.startswith("class") for k in s)  # per-class numbers: 3+ classes only
+    label3 = torch.tensor([[[0, 1], [2, 2]]])
+    valid = torch.tensor([[[True, True], [True, False]]])
+    s3 = UF.pseudo_label_stats(label3, weight, conf, valid, num_classes=3)
+    # valid pixels: 0 (w 1), 1 (w .5), 2 (w .25); (1, 1) is left out
+    torch.testing.assert_close(s3["class1_fraction"], torch.tensor(1 / 3))
+    torch.testing.assert_close(s3["class2_fraction"], torch.tensor(1 / 3))
+    torch.testing.assert_close(s3["class2_weight"], torch.tensor(0.25 / 1.75))
+    assert "class0_fraction" not in s3  # the background has no entry
+    s3 = UF.pseudo_label_stats(label3, weight, conf, background_index=2, num_classes=3)
+    assert {k for k in s3 if k.startswith("class")} == {
+        "class0_fraction", "class0_weight", "class1_fraction", "class1_weight"}
     truth = torch.tensor([[[0, 1], [0, 255]]])
     # defect pred {(0,1),(1,0)}, truth {(0,1)}, (1,1) ignored -> IoU 1/2
     torch.testing.assert_close(UF.defect_iou(label, truth), torch.tensor(0.5))

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from test_uda.uda_testing import (
     DACS_CPU,
     REPO,
@@ -125,3 +126,49 @@ def test_source_mask_with_unknown_values_fails_before_training_naming_it(tmp_pat
     _train_expecting(tmp_path, monkeypatch, data["source"], data["target"],
                      match=f"mask '{bad}' has values \\[3\\]")
     assert os.path.isfile(bad) and np.asarray(mask).max() == 3
+
+
+def _logits(label, conf, num_classes):
+    """Logits whose arg-max is ``label`` with softmax maximum ``conf``."""
+    label, conf = torch.as_tensor(label), torch.as_tensor(conf, dtype=torch.float64)
+    rest = (1 - conf) / (num_classes - 1)
+    probs = rest.unsqueeze(0).repeat(num_classes, *([1] * conf.dim()))
+    probs.scatter_(0, label.unsqueeze(0), conf.unsqueeze(0))
+    return probs.log().float().unsqueeze(0)  # (1, C, H, W)
+
+
+def test_pseudo_label_tally_per_class_and_defect_union():
+    Tally = load_tool("pseudo_label_quality").Tally
+    # true:   0 0 1 1 / 2 2 2 255      pseudo: 0 1 1 2 / 2 1 0 0
+    truth = torch.tensor([[0, 0, 1, 1], [2, 2, 2, 255]])
+    label = torch.tensor([[0, 1, 1, 2], [2, 1, 0, 0]])
+    conf = torch.tensor([[0.99, 0.6, 0.98, 0.55], [0.97, 0.9, 0.8, 0.99]])
+    tally = Tally(3)
+    tally.add(_logits(label, conf, 3), truth, tau=0.968)
+    s = tally.summary(["bg", "pit", "crack"])
+    # defect union: true defects at 5 pixels, pseudo-defect at 5 of 7 valid; both at 4
+    assert s["defect_iou"] == pytest.approx(4 / 6)
+    assert s["defect_precision"] == pytest.approx(4 / 5)
+    assert s["defect_recall"] == pytest.approx(4 / 5)
+    assert s["defect_pixels_above_tau"] == pytest.approx(2 / 5)  # 0.98, 0.97
+    assert s["background_pixels_above_tau"] == pytest.approx(1 / 2)
+    pit, crack = s["per_class"]["pit"], s["per_class"]["crack"]
+    assert pit["iou"] == pytest.approx(1 / 4)  # hit 1; true 2, pseudo 3
+    assert pit["recall"] == pytest.approx(1 / 2) and pit["precision"] == pytest.approx(1 / 3)
+    assert pit["most_confused_with"] == "crack"
+    assert crack["true_share"] == pytest.approx(3 / 7)
+    assert crack["pseudo_share"] == pytest.approx(2 / 7)
+    assert crack["confidence"] == pytest.approx((0.97 + 0.9 + 0.8) / 3, abs=1e-5)
+    assert crack["above_tau"] == pytest.approx(1 / 3)
+    assert s["confusion"] == [[1, 1, 0], [0, 1, 1], [1, 1, 1]]
+    # two classes: the same defect-union numbers, no per-class table
+    binary = Tally(2)
+    binary.add(_logits((label > 0).long(), conf, 2), (truth > 0).long().masked_fill(
+        truth == 255, 255), tau=0.968)
+    b = binary.summary()
+    assert "per_class" not in b
+    assert b["defect_iou"] == pytest.approx(s["defect_iou"])
+    with pytest.raises(ValueError, match="predicts 3 classes"):
+        binary.add(_logits(label, conf, 3), truth, tau=0.968)
+    with pytest.raises(ValueError, match="class ids up to 2"):
+        binary.add(_logits((label > 0).long(), conf, 2), truth, tau=0.968)

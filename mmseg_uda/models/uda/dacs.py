@@ -192,7 +192,9 @@ class DACS(BaseModel):
 
     The log gets the student's losses as ``src.*`` and ``mix.*`` and pseudo-label
     statistics as ``pseudo.*`` (mean weight, mean confidence, fraction of pixels
-    pseudo-labeled as a defect, mean weight of those), ``mic.*`` (MIC losses and the masked
+    pseudo-labeled as a defect, mean weight of those; with more than one defect class also
+    each class's pixel fraction ``pseudo.class{k}_fraction`` and share of the pseudo-label
+    weight ``pseudo.class{k}_weight``, k the class id), ``mic.*`` (MIC losses and the masked
     fraction), ``align.*`` (alignment losses/statistics) and ``fdist.*`` (feature distance);
     when the target pipeline loads masks (diagnosis only — they never enter a loss),
     ``pseudo.hidden_defect_iou`` compares the pseudo-labels with them.
@@ -487,7 +489,8 @@ class DACS(BaseModel):
         if self.pseudo_class_weight is not None:
             weight = UF.scale_by_class(weight, label, self.pseudo_class_weight)
         stats = {f"pseudo.{k}": v for k, v in UF.pseudo_label_stats(
-            label, weight, confidence, valid, self.background_index).items()}
+            label, weight, confidence, valid, self.background_index,
+            num_classes=logits.shape[1]).items()}
         if all("gt_sem_seg" in s for s in target_samples):
             hidden = stack_seg_labels(target_samples).to(label.device)
             hidden = torch.where(valid, hidden, torch.full_like(hidden, self.ignore_index))

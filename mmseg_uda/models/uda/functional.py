@@ -243,7 +243,8 @@ def valid_region_mask(batch_img_metas: Sequence[dict], shape: Sequence[int],
 
 def pseudo_label_stats(label: Tensor, weight: Tensor, confidence: Tensor,
                        valid: Optional[Tensor] = None,
-                       background_index: int = 0) -> Dict[str, Tensor]:
+                       background_index: int = 0,
+                       num_classes: Optional[int] = None) -> Dict[str, Tensor]:
     """Summary numbers of a batch of pseudo-labels, for the training log.
 
     Args:
@@ -252,24 +253,41 @@ def pseudo_label_stats(label: Tensor, weight: Tensor, confidence: Tensor,
         confidence (Tensor): (N, H, W) their maximum softmax probability.
         valid (Tensor, optional): (N, H, W) bool mask of real pixels. Default: None (all).
         background_index (int): the class that is not a defect. Default: 0.
+        num_classes (int, optional): the number of classes; with more than two, the share
+            of each defect class is added (which classes does the teacher still name?).
+            Default: None (no per-class numbers).
 
     Returns:
         dict[str, Tensor]: scalar tensors (no host synchronisation): ``weight`` (mean loss
         weight), ``confidence`` (mean maximum probability), ``defect_fraction`` (fraction of
         pixels pseudo-labeled as a defect class), ``defect_weight`` (mean weight of those
-        pixels, 0 if there are none).
+        pixels, 0 if there are none); with ``num_classes > 2`` also ``class{k}_fraction``
+        (fraction of pixels pseudo-labeled ``k``) and ``class{k}_weight`` (their share of
+        the batch's total pseudo-label weight) for every defect class ``k``.
     """
     if valid is None:
         valid = torch.ones_like(label, dtype=torch.bool)
     v = valid.float()
     n = v.sum().clamp(min=1.0)
     defect = (label != background_index).float() * v
-    return dict(
-        weight=(weight.float() * v).sum() / n,
+    w = weight.float() * v
+    out = dict(
+        weight=w.sum() / n,
         confidence=(confidence.float() * v).sum() / n,
         defect_fraction=defect.sum() / n,
-        defect_weight=(weight.float() * defect).sum() / defect.sum().clamp(min=1.0),
+        defect_weight=(w * defect).sum() / defect.sum().clamp(min=1.0),
     )
+    if num_classes is not None and num_classes > 2:
+        # scatter_add, not bincount or boolean indexing: no host synchronisation
+        flat = label.reshape(-1).long()
+        counts = v.new_zeros(num_classes).scatter_add_(0, flat, v.reshape(-1))
+        weights = v.new_zeros(num_classes).scatter_add_(0, flat, w.reshape(-1))
+        total_weight = weights.sum().clamp(min=1e-12)
+        for k in range(num_classes):
+            if k != background_index:
+                out[f"class{k}_fraction"] = counts[k] / n
+                out[f"class{k}_weight"] = weights[k] / total_weight
+    return out
 
 
 def defect_iou(pred: Tensor, label: Tensor, ignore_index: int = 255,
