@@ -38,6 +38,10 @@ default_hooks = dict(
     # Stops the run (exit status 1, one line naming the iteration and the loss terms) after
     # `patience` consecutive iterations with a non-finite loss or non-finite weights.
     non_finite=dict(type='NonFiniteGuardHook', patience=3),
+    # One warning when the pseudo-labels carry a mean weight < 0.01 over 100 iterations (from
+    # iteration 200): the teacher is never confident enough and self-training is silently
+    # off. Reads the logged pseudo.weight; does nothing for source-only models.
+    self_training=dict(type='SelfTrainingWatchHook', window=100, min_weight=0.01),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
 )

@@ -204,7 +204,7 @@ def test_stats_errors(tmp_path):
     with pytest.raises(SystemExit, match=r"b_crack.png: class ids \[9\] beyond the 5 classes"):
         tool.main(base_args(bad) + ["--stats", "--num", "1"])
     size = write_real(tmp_path / "size", mismatch=True)
-    with pytest.raises(SystemExit, match=r"c_break.png' is 64x64 but image .*c_break.jpg' is 64x48"):
+    with pytest.raises(SystemExit, match=r"c_break.png' is 64x64 but image .*' is 64x48"):
         tool.main(base_args(size) + ["--stats", "--num", "1"])
     missing = write_real(tmp_path / "missing")
     (missing / "images" / "b_crack.jpg").unlink()
