@@ -57,6 +57,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # "gap closed" is computed only when the oracle's IoU is above source-only's by more than this.
 GAP_MIN_POINTS = 0.0
+# A self-training method whose mean logged pseudo.weight is below this never switched its target
+# loss on (the default of SelfTrainingWatchHook's min_weight).
+MIN_PSEUDO_WEIGHT = 0.01
 sys.path.insert(0, REPO)
 
 
@@ -567,6 +570,24 @@ def val_curve(work_dir: str, key: str) -> Dict[int, float]:
     return curve
 
 
+def train_scalar_mean(work_dir: str, key: str) -> Optional[float]:
+    """Mean of a training-time scalar over a run (MMEngine's ``scalars.json``), or None.
+
+    Used for the self-training methods' ``pseudo.weight``: the share of the pseudo-label loss
+    that is switched on. A mean near 0 means the teacher never reached the confidence threshold
+    and the run was source-only plus ClassMix pastes (docs/benchmarks.md, "Five classes: the
+    teacher never reaches tau").
+    """
+    values: List[float] = []
+    for path in sorted(glob.glob(osp.join(work_dir, "*", "vis_data", "scalars.json"))):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line)
+                if key in row and "lr" in row:  # training rows carry the learning rate
+                    values.append(float(row[key]))
+    return sum(values) / len(values) if values else None
+
+
 def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
               ceiling: str = "oracle") -> OrderedDict[str, dict]:
     """Mean ± std per method and metric; fraction of the baseline→ceiling IoU gap closed."""
@@ -578,6 +599,7 @@ def summarize(results: Dict[str, List[dict]], baseline: str = "source_only",
                        "tile_false_alarm", *per_class):
             row[metric] = mean_std([r["scores"].get(metric) for r in runs])
         row["minutes"] = mean_std([r["seconds"] / 60.0 for r in runs])
+        row["pseudo_weight"] = mean_std([r.get("pseudo_weight") for r in runs])
         table[method] = row
     base = table.get(baseline, {}).get("IoU", (None, None))[0]
     top = table.get(ceiling, {}).get("IoU", (None, None))[0]
@@ -607,12 +629,29 @@ def gap_note(base: Optional[float], top: Optional[float], baseline: str = "sourc
     return None
 
 
+def self_training_note(table: Dict[str, dict]) -> Optional[str]:
+    """A footnote naming the self-training methods whose mean pseudo-label weight stayed below
+    :data:`MIN_PSEUDO_WEIGHT` (their teacher never reached the threshold), or None."""
+    off = [m for m, row in table.items()
+           if row.get("pseudo_weight", (None, None))[0] is not None
+           and row["pseudo_weight"][0] < MIN_PSEUDO_WEIGHT]
+    if not off:
+        return None
+    return (f"pseudo-label weight below {MIN_PSEUDO_WEIGHT} for {', '.join(off)}: the teacher "
+            "hardly ever reached the confidence threshold, so the target loss stayed off and "
+            "the row is source-only plus ClassMix pastes (tools/pseudo_label_quality.py "
+            "shows how good the teacher's labels are; model.pseudo_weight=class_balanced "
+            "switches the loss on, which helps only when they are good)")
+
+
 def markdown_table(table: Dict[str, dict], defect,
                    settings: Sequence[Optional[Tuple[int, int, float]]] = ()) -> str:
     """The Markdown table; ``settings``: each run's :func:`tile_settings` (the footnote).
 
     With a list of defect classes the first column is their mIoU (background left out), then
-    one IoU column per class; F1 and tolerant F1 are means over the classes.
+    one IoU column per class; F1 and tolerant F1 are means over the classes. "pseudo-label
+    weight" is the mean logged ``pseudo.weight`` of a self-training method's runs (— for the
+    others); a footnote names the methods whose pseudo-label loss stayed (nearly) off.
     """
     def cell(pair, digits=1):
         mean, std = pair
@@ -620,23 +659,29 @@ def markdown_table(table: Dict[str, dict], defect,
             return "n/a"
         return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
+    def weight_cell(pair):  # "—": no pseudo-labels (source-only, oracle, TENT)
+        return "—" if pair[0] is None else cell(pair, 2)
+
     multi = not isinstance(defect, str)
     classes = list(defect) if multi else []
     head = (f"defect mIoU ({len(classes)} classes) | " + " | ".join(f"{c} IoU" for c in classes)
             if multi else f"{defect} IoU")
     lines = [f"| method | {head} | F1 | tolerant F1 | mIoU | false-alarm tiles % | "
-             "gap closed | runs | minutes/run |", "|---" * (9 + len(classes)) + "|"]
+             "pseudo-label weight | gap closed | runs | minutes/run |",
+             "|---" * (10 + len(classes)) + "|"]
     for method, row in table.items():
         gap = "—" if row["gap_closed"] is None else f"{100 * row['gap_closed']:.0f} %"
         per = "".join(f" | {cell(row.get(f'IoU.{c}', (None, None)))}" for c in classes)
         lines.append(f"| {method} | {cell(row['IoU'])}{per} | {cell(row['F1'])} | "
                      f"{cell(row['tolerant_F1'])} | {cell(row['mIoU'])} | "
-                     f"{cell(row.get('tile_false_alarm', (None, None)))} | {gap} | "
+                     f"{cell(row.get('tile_false_alarm', (None, None)))} | "
+                     f"{weight_cell(row.get('pseudo_weight', (None, None)))} | {gap} | "
                      f"{row['runs']} | {cell(row['minutes'])} |")
     notes = [false_alarm_note(settings)]
     if table:
         iou = {m: row["IoU"][0] for m, row in table.items()}
         notes.append(gap_note(iou.get("source_only"), iou.get("oracle")))
+        notes.append(self_training_note(table))
     notes = [n for n in notes if n]
     return "\n".join(lines) + "".join(f"\n\n{n}" for n in notes)
 
@@ -858,7 +903,9 @@ def run_benchmark(bench: dict, name: str, work_dir: str, out_dir: Optional[str] 
                 record = json.load(f)
             results[method].append(dict(seed=seed, seconds=record["seconds"],
                                         scores=defect_scores(report, defect),
-                                        labeled_target=record.get("labeled_target")))
+                                        labeled_target=record.get("labeled_target"),
+                                        pseudo_weight=train_scalar_mean(run_dir,
+                                                                        "pseudo.weight")))
             settings.append(tile_settings(report))
             curves[method].append(val_curve(run_dir, curve_key))
 

@@ -113,6 +113,38 @@ def test_val_curve_from_scalars(tmp_path):
     assert out.stat().st_size > 1000
 
 
+def test_pseudo_label_weight_column_and_the_footnote_when_self_training_stayed_off(tmp_path):
+    d = tmp_path / "run" / "20260101_000000" / "vis_data"
+    d.mkdir(parents=True)
+    rows = [{"lr": 0.1, "loss": 1.0, "pseudo.weight": 0.0, "step": 1},
+            {"lr": 0.1, "loss": 1.0, "pseudo.weight": 0.01, "step": 2},
+            {"IoU.crack": 10.0, "pseudo.weight": 0.9, "step": 2}]  # a validation row: not read
+    (d / "scalars.json").write_text("\n".join(json.dumps(r) for r in rows))
+    assert bench.train_scalar_mean(str(tmp_path / "run"), "pseudo.weight") == pytest.approx(0.005)
+    assert bench.train_scalar_mean(str(tmp_path / "run"), "absent") is None
+    assert bench.train_scalar_mean(str(tmp_path / "none"), "pseudo.weight") is None
+
+    def with_weight(seed, iou, weight):
+        return dict(run(seed, iou), pseudo_weight=weight)
+
+    table = bench.summarize({"source_only": [run(0, 10.0), run(1, 12.0)],
+                             "dacs": [with_weight(0, 11.0, 0.004), with_weight(1, 12.0, 0.006)],
+                             "dacs_cb": [with_weight(0, 13.0, 0.5), with_weight(1, 14.0, 0.5)]})
+    assert table["source_only"]["pseudo_weight"] == (None, None)
+    assert table["dacs"]["pseudo_weight"][0] == pytest.approx(0.005)
+    md = bench.markdown_table(table, "crack")
+    lines = md.splitlines()
+    col = lines[0].split(" | ").index("pseudo-label weight")
+    assert lines[2].split(" | ")[col] == "—"
+    assert lines[3].split(" | ")[col] == "0.01 ± 0.00"
+    assert lines[4].split(" | ")[col] == "0.50 ± 0.00"
+    assert len(lines[1].split("|")) == len(lines[0].split("|"))
+    assert "pseudo-label weight below 0.01 for dacs:" in md and "dacs_cb" not in md.split(
+        "pseudo-label weight below")[1]
+    fine = bench.summarize({"dacs_cb": [with_weight(0, 13.0, 0.5)]})
+    assert "below" not in bench.markdown_table(fine, "crack")
+
+
 def test_generated_source_is_reused_until_arguments_or_generator_change(tmp_path, monkeypatch):
     out = str(tmp_path / "src")
     gen = dict(type="crack", num=2, size=32, seed=0, style="lab", workers=1)

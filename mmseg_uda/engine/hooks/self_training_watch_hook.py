@@ -70,9 +70,12 @@ class SelfTrainingWatchHook(Hook):
                 "Almost no target pixel reaches the teacher's confidence threshold, so the "
                 "target loss does next to nothing and the run trains like source-only with "
                 "ClassMix. A network trained from scratch or several defect classes make the "
-                "teacher unsure; try --cfg-options model.pseudo_weight=class_balanced (keeps "
-                "the most confident part of every pseudo-class) and look at the teacher with "
-                "tools/pseudo_label_quality.py.",
+                "teacher unsure. Look at the teacher first (tools/pseudo_label_quality.py): "
+                "if its pseudo-labels are right, --cfg-options "
+                "model.pseudo_weight=class_balanced trains on the most confident part of every "
+                "pseudo-class; if they are wrong, switching the loss on does not help (it did "
+                "not on the five-class CPU benchmark) and a better source model comes first "
+                "(pretrained weights, a longer source-only warm start).",
                 logger="current", level=logging.WARNING)
         elif mean >= self.min_weight and self.low_since is not None:
             print_log(f"self-training is on again: mean pseudo-label weight {mean:.4f} over "
