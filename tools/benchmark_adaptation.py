@@ -558,16 +558,18 @@ def mean_std(values: List[Optional[float]]):
     return mean, std
 
 
-def val_curve(work_dir: str, key: str) -> Dict[int, float]:
-    """{iteration: value} of a validation metric logged by MMEngine in a run's work dir."""
-    curve: Dict[int, float] = {}
+def scalar_rows(work_dir: str):
+    """The rows MMEngine logged to a run's ``*/vis_data/scalars.json``, oldest run first."""
     for path in sorted(glob.glob(osp.join(work_dir, "*", "vis_data", "scalars.json"))):
         with open(path) as f:
             for line in f:
-                row = json.loads(line)
-                if key in row and "step" in row and "lr" not in row:
-                    curve[int(row["step"])] = float(row[key])
-    return curve
+                yield json.loads(line)
+
+
+def val_curve(work_dir: str, key: str) -> Dict[int, float]:
+    """{iteration: value} of a validation metric logged by MMEngine in a run's work dir."""
+    return {int(row["step"]): float(row[key]) for row in scalar_rows(work_dir)
+            if key in row and "step" in row and "lr" not in row}
 
 
 def train_scalar_mean(work_dir: str, key: str) -> Optional[float]:
@@ -578,13 +580,8 @@ def train_scalar_mean(work_dir: str, key: str) -> Optional[float]:
     and the run was source-only plus ClassMix pastes (docs/benchmarks.md, "Five classes: the
     teacher never reaches tau").
     """
-    values: List[float] = []
-    for path in sorted(glob.glob(osp.join(work_dir, "*", "vis_data", "scalars.json"))):
-        with open(path) as f:
-            for line in f:
-                row = json.loads(line)
-                if key in row and "lr" in row:  # training rows carry the learning rate
-                    values.append(float(row[key]))
+    # training rows carry the learning rate, validation rows do not
+    values = [float(row[key]) for row in scalar_rows(work_dir) if key in row and "lr" in row]
     return sum(values) / len(values) if values else None
 
 
